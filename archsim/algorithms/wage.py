@@ -1,0 +1,192 @@
+"""WAGE (Wu, Li, Chen, Shi, ICLR 2018) trained bit-true: every tensor is an integer on its grid.
+
+Integer units: activations A and errors E are k_A / k_E-bit integers (value·2^(k-1));
+stored weights W_g live on the k_G grid within ±(1-σ(k_W)); forward weights
+W_q = round(W_g / 2^(k_G-k_W)) are k_W-bit. A weight layer computes Z = A·W_q exactly
+(accumulator semantics from the numerics); its real value is Z·2^-(k_A-1+k_W-1+a) with
+α = 2^a, so quantising to the next activation grid is one rounding right shift by
+(k_W-1+a). All other WAGE scalings are powers of two that cancel in the Shift(max|·|)
+normalisations of errors and gradients, so they never need to be applied.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import NumericSpec, WorkloadSpec
+from ..numerics import (Accumulator, ExactGemm, RandomBits, round_log2, saturate, shift_right,
+                        shift_right_stochastic, symmetric_limit)
+from ..numerics.pool import maxpool2d, maxpool2d_backward
+from .products import forward_product, input_grad_product, weight_grad_product
+from .wage_common import LayerPlan, plan_network
+
+COUNTER_KEYS = ("acc_overflow_forward", "acc_overflow_input_grad", "acc_overflow_weight_grad",
+                "saturated_activations", "saturated_errors", "clipped_weights")
+
+
+def storage_dtype(bits: int) -> type:
+    """Smallest numpy integer type holding a signed ``bits``-bit value."""
+    return np.int8 if bits <= 8 else np.int16 if bits <= 16 else np.int32 if bits <= 32 else np.int64
+
+
+def quantize_error(e: np.ndarray, k_e: int, rounding: str) -> tuple[np.ndarray, int]:
+    """Q_E: e / Shift(max|e|) on the k_E grid, saturated to ±(2^(k_E-1)-1); returns (E, saturated count)."""
+    e = np.asarray(e, dtype=np.int64)
+    m = int(np.abs(e).max()) if e.size else 0
+    if m == 0:
+        return np.zeros(e.shape, dtype=storage_dtype(k_e)), 0
+    lim = symmetric_limit(k_e)
+    q, n_sat = saturate(shift_right(e, round_log2(m) - (k_e - 1), rounding), -lim, lim)
+    return q.astype(storage_dtype(k_e)), n_sat
+
+
+def quantize_input(images: np.ndarray, k_a: int, rounding: str) -> np.ndarray:
+    """uint8 pixels → k_A-bit activations (x-128)/128 on the k_A grid (x-128 itself for k_A = 8)."""
+    lim = symmetric_limit(k_a)
+    x = shift_right(images.astype(np.int64) - 128, 8 - k_a, rounding)
+    return np.clip(x, -lim, lim).astype(storage_dtype(k_a))[..., None]
+
+
+class _WeightLayer:
+    """conv or fc: integer stored weights, ternary-style forward weights, exact products."""
+
+    def __init__(self, plan: LayerPlan, num: NumericSpec, engine: ExactGemm, counts: dict) -> None:
+        self.plan, self.spec, self.num, self.engine, self.counts = plan, plan.spec, num, engine, counts
+        self.shift = num.k_w - 1 + plan.alpha_log2  # Z units → activation units
+        self.w_limit = (1 << (num.k_g - 1)) - (1 << (num.k_g - num.k_w))  # C(W, k_W) on the k_G grid
+        w_lim = symmetric_limit(num.k_w)
+        wq0 = np.clip(np.rint(plan.init_weights * 2 ** (num.k_w - 1)), -w_lim, w_lim)
+        self.w_stored = (wq0.astype(np.int64) << (num.k_g - num.k_w)).astype(np.int32)
+        self.grad: np.ndarray | None = None
+
+    def forward_weights(self) -> np.ndarray:
+        """W_q = Q(C(W, k_W), k_W) as k_W-bit integers."""
+        lim = symmetric_limit(self.num.k_w)
+        wq = shift_right(self.w_stored, self.num.k_g - self.num.k_w, self.num.rounding)
+        return np.clip(wq, -lim, lim).astype(storage_dtype(self.num.k_w))
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        self.x, self.wq = x, self.forward_weights()
+        z, n = forward_product(self.spec, x, self.wq, self.engine)
+        self.counts["acc_overflow_forward"] += n
+        return z.reshape((x.shape[0],) + self.plan.out_shape)
+
+    def backward(self, e: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
+        g, n = weight_grad_product(self.spec, self.x, e, self.engine)
+        self.counts["acc_overflow_weight_grad"] += n
+        self.grad = g
+        if not need_input_grad:
+            return None
+        dx, n = input_grad_product(self.spec, e, self.wq, self.x.shape, self.engine)
+        self.counts["acc_overflow_input_grad"] += n
+        return dx
+
+    def update(self, eta_log2: int, rng: RandomBits) -> None:
+        """ΔW = SR(η·g / Shift(max|g|)) in k_G steps; W ← C(W - ΔW, k_W)."""
+        g = self.grad
+        m = int(np.abs(g).max())
+        if m == 0:
+            return
+        delta = shift_right_stochastic(g, round_log2(m) - eta_log2, rng, self.num.random_bits)
+        w, n_clip = saturate(self.w_stored.astype(np.int64) - delta, -self.w_limit, self.w_limit)
+        self.counts["clipped_weights"] += n_clip
+        self.w_stored = w.astype(np.int32)
+
+
+class _MaxPool:
+    def __init__(self, plan: LayerPlan) -> None:
+        self.size = plan.spec.size
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        self.x_shape = x.shape
+        y, self.arg = maxpool2d(x, self.size)
+        return y
+
+    def backward(self, e: np.ndarray, need_input_grad: bool) -> np.ndarray:
+        return maxpool2d_backward(e, self.arg, self.x_shape, self.size)
+
+
+class _QuantReLU:
+    """ReLU then Q_A (shift to the k_A grid, clip at 1-σ); backward: clip mask, Q_E, ReLU mask."""
+
+    def __init__(self, shift: int, num: NumericSpec, counts: dict) -> None:
+        self.shift, self.num, self.counts = shift, num, counts
+        self.limit = symmetric_limit(num.k_a)
+
+    def forward(self, z: np.ndarray, train: bool) -> np.ndarray:
+        z = np.asarray(z, dtype=np.int64)
+        self.positive = z > 0
+        self.unclipped = z <= (self.limit << self.shift) if self.shift >= 0 else z <= self.limit
+        a = shift_right(np.where(self.positive, z, 0), self.shift, self.num.rounding)
+        a, n_sat = saturate(a, 0, self.limit)
+        self.counts["saturated_activations"] += n_sat
+        return a.astype(storage_dtype(self.num.k_a))
+
+    def backward(self, dx: np.ndarray, need_input_grad: bool) -> np.ndarray:
+        e, n_sat = quantize_error(np.where(self.unclipped, dx, 0), self.num.k_e, self.num.rounding)
+        self.counts["saturated_errors"] += n_sat
+        return np.where(self.positive, e, 0).astype(e.dtype)
+
+
+class WageIntModel:
+    """A WAGE network trained bit-true in integers under the given numerics."""
+
+    numerics_kind = "int"
+
+    def __init__(self, spec: WorkloadSpec, numerics: NumericSpec | None = None) -> None:
+        self.spec = spec
+        self.num = numerics or spec.numerics
+        self.engine = ExactGemm(Accumulator(self.num.accumulator_bits, self.num.overflow))
+        self.rng = RandomBits(spec.training.seed)
+        self.counts: dict[str, dict[str, int]] = {}
+        self.layers: list = []
+        shift = 0
+        for plan in plan_network(spec, self.num.k_w):
+            counts = self.counts.setdefault(plan.spec.name, dict.fromkeys(COUNTER_KEYS, 0))
+            if plan.spec.kind in ("conv", "fc"):
+                layer = _WeightLayer(plan, self.num, self.engine, counts)
+                shift = layer.shift
+            elif plan.spec.kind == "maxpool":
+                layer = _MaxPool(plan)
+            else:
+                layer = _QuantReLU(shift, self.num, counts)
+                shift = 0
+            self.layers.append(layer)
+        self.out_shift = shift  # logits are Z of the last fc
+        self.first_weight_layer = next(i for i, l in enumerate(self.layers) if isinstance(l, _WeightLayer))
+        self.loss_counts = self.counts[spec.layers[-1].name]
+
+    def forward(self, images: np.ndarray, train: bool = False) -> np.ndarray:
+        """Integer logits Z (B, classes) for uint8 images (B, H, W)."""
+        x = quantize_input(images, self.num.k_a, self.num.rounding)
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Predicted classes (argmax of the integer logits; ties to the lower class)."""
+        return self.forward(images).argmax(axis=1)
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray, eta_log2: int) -> tuple[float, int]:
+        """One SGD step on a batch; returns (SSE loss per sample in real units, correct predictions)."""
+        z = self.forward(images, train=True)
+        one = np.int64(1) << (self.num.k_a - 1 + self.out_shift)  # the value 1.0 in logit units
+        e = z.copy()
+        e[np.arange(len(labels)), labels] -= one
+        loss = 0.5 * float(np.square(e / float(one)).sum()) / len(labels)
+        err, n_sat = quantize_error(e, self.num.k_e, self.num.rounding)
+        self.loss_counts["saturated_errors"] += n_sat
+        first = self.first_weight_layer
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            err = self.layers[i].backward(err, need_input_grad=i > first)
+        for layer in self.layers:
+            if isinstance(layer, _WeightLayer):
+                layer.update(eta_log2, self.rng)
+        return loss, int((z.argmax(axis=1) == labels).sum())
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Stored integer weights by layer name (k_G grid)."""
+        return {l.spec.name: l.w_stored.copy() for l in self.layers if isinstance(l, _WeightLayer)}
+
+    def alphas(self) -> dict[str, int]:
+        """α per weight layer."""
+        return {l.spec.name: 1 << l.plan.alpha_log2 for l in self.layers if isinstance(l, _WeightLayer)}

@@ -1,0 +1,114 @@
+"""The ``archsim`` command: the only place that parses arguments or prints."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from . import __version__
+from ._runtime import tune_malloc
+from .config import ConfigError, load_workload
+from .data import DataError, load_dataset
+from .numerics import NumericsError
+
+EXIT_USER_ERROR = 2
+
+
+class _Progress:
+    """Throttled progress lines on stderr: at most one per second, plus one per epoch."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.last = quiet, 0.0
+
+    def __call__(self, ev: dict) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if ev["event"] == "batch":
+            if now - self.last < 1.0 and ev["batch"] != ev["batches"]:
+                return
+            self.last = now
+            print(f"  epoch {ev['epoch']}/{ev['epochs']}  batch {ev['batch']}/{ev['batches']}  "
+                  f"loss {ev['loss']:.4f}  train acc {100 * ev['train_accuracy']:5.2f}%  "
+                  f"{ev['images_per_s']:7.1f} img/s", file=sys.stderr, flush=True)
+        else:
+            print(f"epoch {ev['epoch']}/{ev['epochs']}: loss {ev['train_loss']:.4f}  "
+                  f"train acc {100 * ev['train_accuracy']:5.2f}%  test acc {100 * ev['test_accuracy']:5.2f}%  "
+                  f"{ev['images_per_s']:.1f} img/s  ({ev['seconds']:.1f} s, eta=2^{ev['eta_log2']})",
+                  file=sys.stderr, flush=True)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import train, write_results
+
+    spec = load_workload(args.workload).with_overrides(epochs=args.epochs, seed=args.seed,
+                                                       batch_size=args.batch_size)
+    data = load_dataset(spec.dataset, args.dataset)
+    if args.limit_train:
+        data = replace(data, train_images=data.train_images[:args.limit_train],
+                       train_labels=data.train_labels[:args.limit_train])
+    out = Path(args.out or f"runs/{spec.name}-{args.numerics}-seed{spec.training.seed}")
+    if not args.quiet:
+        print(f"archsim {__version__}: training {spec.name} ({spec.algorithm}, "
+              f"{'numerics ' + spec.numerics.label() if args.numerics == 'int' else 'float32 reference'}) on "
+              f"{data.name}/{data.variant} ({len(data.train_labels)} train, {len(data.test_labels)} test images), "
+              f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, seed {spec.training.seed}",
+              file=sys.stderr, flush=True)
+    result, model = train(spec, data, args.numerics, progress=_Progress(args.quiet))
+    path = write_results(result, model, out)
+    print(f"final test accuracy {100 * result.final_test_accuracy:.2f}%  best {100 * result.best_test_accuracy:.2f}% "
+          f"(epoch {result.best_epoch})  {result.images_per_s:.1f} img/s  wall {result.wall_s:.1f} s")
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``archsim`` command."""
+    parser = argparse.ArgumentParser(prog="archsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"archsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a workload bit-true (or its float32 reference) and write train.json")
+    t.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
+    t.add_argument("--epochs", type=int, help="override the workload's epochs")
+    t.add_argument("--seed", type=int, help="override the workload's seed")
+    t.add_argument("--batch-size", type=int, help="override the workload's batch size")
+    t.add_argument("--dataset", choices=("mini", "full"), default="mini",
+                   help="mini: the embedded 4,000/1,000-image subset (default); full: all of Fashion-MNIST")
+    t.add_argument("--numerics", choices=("int", "fp32"), default="int",
+                   help="int: bit-true integer training (default); fp32: the float32 reference mode")
+    t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
+    t.add_argument("--out", help="output folder (default runs/<workload>-<numerics>-seed<S>)")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.set_defaults(func=_cmd_train)
+    return parser
+
+
+def _check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for name in ("epochs", "batch_size", "limit_train"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; user mistakes print one line and exit with code 2, never a traceback."""
+    tune_malloc()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_positive(parser, args)
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, NumericsError) as exc:
+        print(f"archsim: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("archsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

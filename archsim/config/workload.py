@@ -1,0 +1,223 @@
+"""Workload specs: the network, the training algorithm with its hyper-parameters, the numerics.
+
+A workload YAML names the algorithm and may carry numeric defaults (bit widths,
+accumulator, rounding) for a standalone ``archsim train``; a hardware spec overrides
+them when the two are joined.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigError
+from .reader import Section, load_yaml
+
+ALGORITHMS = ("wage",)
+DATASETS = ("fashion_mnist",)
+ROUNDING = ("half_even", "half_up", "half_away", "toward_zero", "floor")
+OVERFLOW = ("wrap", "saturate")
+LAYER_KINDS = ("conv", "fc", "maxpool", "qrelu")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: ``kind`` plus its geometry (unused fields stay 0)."""
+
+    kind: str
+    name: str
+    out_channels: int = 0
+    kernel: int = 0
+    padding: int = 0
+    stride: int = 1
+    out_features: int = 0
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class NumericSpec:
+    """Datapath numerics training must obey: WAGE bit widths, accumulator, rounding, random bits."""
+
+    k_w: int = 2
+    k_a: int = 8
+    k_g: int = 8
+    k_e: int = 8
+    accumulator_bits: int = 32
+    overflow: str = "wrap"
+    rounding: str = "half_even"
+    random_bits: int = 16
+
+    def label(self) -> str:
+        """Short name such as ``2-8-8-8``."""
+        return f"{self.k_w}-{self.k_a}-{self.k_g}-{self.k_e}"
+
+
+@dataclass(frozen=True)
+class EtaPhase:
+    """From ``at_fraction`` of the epochs on, WAGE's learning rate is η = 2^eta_log2."""
+
+    at_fraction: float
+    eta_log2: int
+
+
+@dataclass(frozen=True)
+class WageSpec:
+    """WAGE hyper-parameters (paper and code defaults)."""
+
+    beta: float = 1.5
+    eta_schedule: tuple[EtaPhase, ...] = (EtaPhase(0.0, 3), EtaPhase(2 / 3, 0), EtaPhase(5 / 6, -3))
+    fp32_lr: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Epochs, batch size, seed."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 1
+    eval_batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """Everything needed to train one network."""
+
+    name: str
+    algorithm: str
+    dataset: str
+    input_shape: tuple[int, int, int]
+    layers: tuple[LayerSpec, ...]
+    numerics: NumericSpec
+    training: TrainingSpec
+    wage: WageSpec = field(default_factory=WageSpec)
+    num_classes: int = 10
+    source_file: str = ""
+
+    def with_overrides(self, **training: int) -> "WorkloadSpec":
+        """A copy with some TrainingSpec fields replaced (None values are ignored)."""
+        values = {k: v for k, v in training.items() if v is not None}
+        return replace(self, training=replace(self.training, **values)) if values else self
+
+
+def _read_layer(sec: Section, index: int) -> LayerSpec:
+    kind = sec.string("type", choices=LAYER_KINDS)
+    name = sec.string("name", f"{kind}{index}")
+    if kind == "conv":
+        kernel = sec.integer("kernel", lo=1, hi=15)
+        pad_raw = sec.raw("padding", "same")
+        if pad_raw == "same":
+            if kernel % 2 == 0:
+                raise sec.error("padding", "'same' padding needs an odd kernel")
+            padding = kernel // 2
+        else:
+            padding = sec.integer("padding", lo=0, hi=kernel)
+        spec = LayerSpec(kind, name, out_channels=sec.integer("out_channels", lo=1, hi=1 << 16),
+                         kernel=kernel, padding=padding, stride=sec.integer("stride", 1, lo=1, hi=8))
+    elif kind == "fc":
+        spec = LayerSpec(kind, name, out_features=sec.integer("out_features", lo=1, hi=1 << 20))
+    elif kind == "maxpool":
+        spec = LayerSpec(kind, name, size=sec.integer("size", 2, lo=2, hi=8))
+    else:
+        spec = LayerSpec(kind, name)
+    sec.done()
+    return spec
+
+
+def layer_output_shapes(spec_layers: tuple[LayerSpec, ...], input_shape: tuple[int, int, int],
+                        file: str = "", num_classes: int = 10) -> list[tuple[int, ...]]:
+    """Output shape of every layer ((H,W,C) or (features,)); raises ConfigError if shapes do not chain."""
+    shape: tuple[int, ...] = tuple(input_shape)
+    shapes = []
+    for i, layer in enumerate(spec_layers):
+        where = f"network.layers[{i}]"
+        if layer.kind == "conv":
+            if len(shape) != 3:
+                raise ConfigError(file, where, f"a conv layer needs an image input (H,W,C), but the previous layer gives {shape}")
+            h, w, _ = shape
+            ho = (h + 2 * layer.padding - layer.kernel) // layer.stride + 1
+            wo = (w + 2 * layer.padding - layer.kernel) // layer.stride + 1
+            if ho < 1 or wo < 1:
+                raise ConfigError(file, where + ".kernel", f"kernel {layer.kernel} does not fit an input of {h}x{w}")
+            shape = (ho, wo, layer.out_channels)
+        elif layer.kind == "maxpool":
+            if len(shape) != 3 or shape[0] < layer.size or shape[1] < layer.size:
+                raise ConfigError(file, where + ".size", f"a {layer.size}x{layer.size} max-pool does not fit input {shape}")
+            shape = (shape[0] // layer.size, shape[1] // layer.size, shape[2])
+        elif layer.kind == "fc":
+            shape = (layer.out_features,)
+        shapes.append(shape)
+    if not spec_layers or spec_layers[-1].kind != "fc":
+        raise ConfigError(file, "network.layers", "the last layer must be an fc layer (the classifier)")
+    if shape != (num_classes,):
+        raise ConfigError(file, f"network.layers[{len(spec_layers) - 1}].out_features",
+                          f"the classifier must have {num_classes} outputs (one per class), got {shape[0]}")
+    return shapes
+
+
+def _read_numerics(sec: Section) -> NumericSpec:
+    d = NumericSpec()
+    spec = NumericSpec(
+        k_w=sec.integer("k_w", d.k_w, lo=2, hi=16), k_a=sec.integer("k_a", d.k_a, lo=2, hi=16),
+        k_g=sec.integer("k_g", d.k_g, lo=2, hi=32), k_e=sec.integer("k_e", d.k_e, lo=2, hi=16),
+        accumulator_bits=sec.integer("accumulator_bits", d.accumulator_bits, lo=8, hi=32),
+        overflow=sec.string("overflow", d.overflow, OVERFLOW),
+        rounding=sec.string("rounding", d.rounding, ROUNDING),
+        random_bits=sec.integer("random_bits", d.random_bits, lo=1, hi=32))
+    if spec.k_g < spec.k_w:
+        raise sec.error("k_g", f"k_g must be >= k_w ({spec.k_w}): weights are stored on the k_g grid")
+    sec.done()
+    return spec
+
+
+def _read_wage(sec: Section) -> WageSpec:
+    d = WageSpec()
+    beta = sec.number("beta", d.beta, positive=True)
+    fp32_lr = sec.number("fp32_lr", d.fp32_lr, positive=True)
+    phases = []
+    for phase in sec.sections("eta_schedule", [{"at_fraction": p.at_fraction, "eta": 2.0 ** p.eta_log2}
+                                               for p in d.eta_schedule]):
+        at = phase.number("at_fraction")
+        if not 0 <= at < 1:
+            raise phase.error("at_fraction", f"expected a fraction of the epochs in [0, 1), got {at}")
+        eta = phase.number("eta", positive=True)
+        log2 = round(math.log2(eta))
+        if 2.0 ** log2 != eta:
+            raise phase.error("eta", f"WAGE's eta must be a power of two (it is a shift), got {eta}")
+        phase.done()
+        phases.append(EtaPhase(at, log2))
+    if not phases or phases[0].at_fraction != 0 or any(b.at_fraction <= a.at_fraction for a, b in zip(phases, phases[1:])):
+        raise sec.error("eta_schedule", "expected phases with increasing at_fraction, the first at 0")
+    sec.done()
+    return WageSpec(beta=beta, eta_schedule=tuple(phases), fp32_lr=fp32_lr)
+
+
+def load_workload(path: str | Path) -> WorkloadSpec:
+    """Read and validate a workload YAML file."""
+    file = str(path)
+    top = Section(file, "", load_yaml(path))
+    name = top.string("name", Path(path).stem)
+    alg = top.section("algorithm")
+    algorithm = alg.string("name", choices=ALGORITHMS)
+    wage = _read_wage(alg)
+    dataset = top.string("dataset", "fashion_mnist", DATASETS)
+    net = top.section("network")
+    input_shape = net.int_list("input", 3, [28, 28, 1])
+    layers = tuple(_read_layer(s, i) for i, s in enumerate(net.sections("layers")))
+    net.done()
+    layer_output_shapes(layers, input_shape, file)
+    names = [layer.name for layer in layers]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise ConfigError(file, f"network.layers[{i}].name", f"layer names must be unique; {n!r} repeats")
+    numerics = _read_numerics(top.section("numerics", {}))
+    tr = top.section("training", {})
+    d = TrainingSpec()
+    training = TrainingSpec(epochs=tr.integer("epochs", d.epochs, lo=1, hi=10000),
+                            batch_size=tr.integer("batch_size", d.batch_size, lo=1, hi=65536),
+                            seed=tr.integer("seed", d.seed, lo=0, hi=2**63 - 1),
+                            eval_batch_size=tr.integer("eval_batch_size", d.eval_batch_size, lo=1, hi=65536))
+    tr.done()
+    top.done()
+    return WorkloadSpec(name=name, algorithm=algorithm, dataset=dataset, input_shape=input_shape,
+                        layers=layers, numerics=numerics, training=training, wage=wage, source_file=file)

@@ -1,0 +1,109 @@
+"""Bit-width bookkeeping and rounding right shifts on int64 arrays.
+
+Every function here is exact integer arithmetic on ``numpy.int64``; results are
+identical on every machine. Counts of saturated / wrapped elements are returned so
+callers can report overflow events instead of hiding them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import NumericsError
+
+ROUNDING_MODES = ("floor", "toward_zero", "half_up", "half_away", "half_even")
+"""Deterministic rounding modes of :func:`shift_right`. ``stochastic`` lives in :mod:`.stochastic`."""
+
+MAX_BITS = 64
+
+
+def check_bits(bits: int, what: str = "bit width") -> int:
+    """Return ``bits`` if it is a usable signed width (2..64), else raise :class:`NumericsError`."""
+    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= bits <= MAX_BITS:
+        raise NumericsError(f"{what} must be an integer in 1..{MAX_BITS}, got {bits!r}")
+    return int(bits)
+
+
+def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
+    """Inclusive (lo, hi) of a two's-complement (or unsigned) ``bits``-bit integer."""
+    bits = check_bits(bits)
+    if signed:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def symmetric_limit(bits: int) -> int:
+    """Largest magnitude of a symmetric signed ``bits``-bit grid: 2^(bits-1) - 1 (e.g. 127 for 8)."""
+    return (1 << (check_bits(bits) - 1)) - 1
+
+
+def saturate(x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, int]:
+    """Clip ``x`` to [lo, hi]; return the clipped int64 array and how many elements were clipped."""
+    x = np.asarray(x, dtype=np.int64)
+    n_clipped = int(np.count_nonzero((x < lo) | (x > hi)))
+    return (np.clip(x, lo, hi) if n_clipped else x.copy()), n_clipped
+
+
+def saturate_bits(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
+    """Saturate ``x`` to a signed ``bits``-bit two's-complement range."""
+    lo, hi = int_range(bits)
+    return saturate(x, lo, hi)
+
+
+def wrap_bits(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
+    """Wrap ``x`` modulo 2^bits into the signed range; return result and count of changed elements."""
+    bits = check_bits(bits)
+    x = np.asarray(x, dtype=np.int64)
+    if bits == 64:
+        return x.copy(), 0
+    lo, hi = int_range(bits)
+    out_of_range = (x < lo) | (x > hi)
+    n_wrapped = int(np.count_nonzero(out_of_range))
+    if not n_wrapped:
+        return x.copy(), 0
+    half = np.int64(1 << (bits - 1))
+    mask = np.int64((1 << bits) - 1)
+    return ((x + half) & mask) - half, n_wrapped
+
+
+def shift_right(x: np.ndarray, shift: int, mode: str = "half_even") -> np.ndarray:
+    """Arithmetic right shift by ``shift`` bits (divide by 2^shift) with the given rounding.
+
+    ``shift <= 0`` is an exact left shift. Modes: ``floor`` (plain arithmetic shift),
+    ``toward_zero`` (truncation), ``half_up`` (ties toward +inf), ``half_away`` (ties away
+    from zero), ``half_even`` (ties to the even neighbour, like ``numpy.rint``).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    shift = int(shift)
+    if mode not in ROUNDING_MODES:
+        raise NumericsError(f"rounding mode must be one of {', '.join(ROUNDING_MODES)}, got {mode!r}")
+    if shift <= 0:
+        return x << np.int64(-shift)
+    if shift >= 63:
+        raise NumericsError(f"shift of {shift} bits is out of range for 64-bit values")
+    s = np.int64(shift)
+    if mode == "floor":
+        return x >> s
+    if mode == "half_up":
+        return (x + np.int64(1 << (shift - 1))) >> s
+    if mode == "toward_zero":
+        q = np.abs(x) >> s
+        return np.where(x < 0, -q, q)
+    if mode == "half_away":
+        q = (np.abs(x) + np.int64(1 << (shift - 1))) >> s
+        return np.where(x < 0, -q, q)
+    # half_even
+    q = x >> s
+    r = x & np.int64((1 << shift) - 1)
+    half = np.int64(1 << (shift - 1))
+    round_up = (r > half) | ((r == half) & ((q & 1) == 1))
+    return q + round_up
+
+
+def round_log2(m: int) -> int:
+    """round(log2 m) for a positive integer, exactly (no float): ties cannot occur for integers."""
+    m = int(m)
+    if m <= 0:
+        raise NumericsError(f"round_log2 needs a positive integer, got {m}")
+    p = m.bit_length() - 1  # floor(log2 m)
+    # round up iff log2 m >= p + 1/2  <=>  m^2 >= 2^(2p+1); equality is impossible for integers
+    return p + 1 if m * m > (1 << (2 * p + 1)) else p

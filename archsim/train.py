@@ -1,0 +1,142 @@
+"""Training loop: epochs of shuffled mini-batches, a test pass after every epoch, the result record."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+from .config import NumericSpec, WorkloadSpec
+from .data import Dataset
+
+NUMERICS_KINDS = ("int", "fp32")
+ProgressFn = Callable[[dict], None]
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch produced."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+    images_per_s: float
+    eta_log2: int
+
+
+@dataclass
+class TrainResult:
+    """Everything a training run reports; serialised to ``train.json``."""
+
+    workload: str
+    algorithm: str
+    numerics: str
+    numeric_spec: dict
+    dataset: str
+    seed: int
+    epochs: int
+    batch_size: int
+    train_images: int
+    test_images: int
+    test_accuracy_per_epoch: list[float]
+    final_test_accuracy: float
+    best_test_accuracy: float
+    best_epoch: int
+    images_per_s: float
+    wall_s: float
+    overflow_counts: dict[str, dict[str, int]]
+    epoch_records: list[EpochRecord] = field(default_factory=list)
+    archsim_version: str = __version__
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def build_model(spec: WorkloadSpec, numerics: str = "int", numeric_spec: NumericSpec | None = None):
+    """The model for a workload's algorithm in integer or float32 mode."""
+    if numerics not in NUMERICS_KINDS:
+        raise ValueError(f"numerics must be one of {NUMERICS_KINDS}, got {numerics!r}")
+    if spec.algorithm == "wage":
+        from .algorithms.wage import WageIntModel
+        from .algorithms.wage_fp32 import WageFloatModel
+        return WageIntModel(spec, numeric_spec) if numerics == "int" else WageFloatModel(spec)
+    raise ValueError(f"no model for algorithm {spec.algorithm!r}")
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """The epoch's mini-batches of sample indices: a seeded permutation, the same for int and fp32."""
+    gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xBA7C, epoch])))
+    order = gen.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
+    """Test accuracy in [0, 1]."""
+    correct = 0
+    for i in range(0, len(labels), batch_size):
+        correct += int((model.predict(images[i:i + batch_size]) == labels[i:i + batch_size]).sum())
+    return correct / max(len(labels), 1)
+
+
+def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec: NumericSpec | None = None,
+          progress: ProgressFn | None = None) -> tuple[TrainResult, object]:
+    """Train ``spec`` on ``data``; returns the result record and the trained model."""
+    from .algorithms.wage_common import eta_log2_at
+
+    model = build_model(spec, numerics, numeric_spec)
+    tr = spec.training
+    n_train = len(data.train_labels)
+    records: list[EpochRecord] = []
+    train_seconds = 0.0
+    start = time.perf_counter()
+    for epoch in range(tr.epochs):
+        eta_log2 = eta_log2_at(spec, epoch)
+        batches = epoch_batches(n_train, tr.batch_size, tr.seed, epoch)
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for b, idx in enumerate(batches):
+            loss, ok = model.train_step(data.train_images[idx], data.train_labels[idx], eta_log2)
+            loss_sum += loss * len(idx)
+            correct += ok
+            seen += len(idx)
+            if progress:
+                progress({"event": "batch", "epoch": epoch + 1, "epochs": tr.epochs, "batch": b + 1,
+                          "batches": len(batches), "loss": loss_sum / seen, "train_accuracy": correct / seen,
+                          "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)})
+        seconds = time.perf_counter() - t0
+        train_seconds += seconds
+        test_acc = evaluate(model, data.test_images, data.test_labels, tr.eval_batch_size)
+        rec = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, test_acc, seconds, seen / seconds, eta_log2)
+        records.append(rec)
+        if progress:
+            progress({"event": "epoch", "epochs": tr.epochs, **asdict(rec)})
+    accs = [r.test_accuracy for r in records]
+    best = int(np.argmax(accs))
+    result = TrainResult(
+        workload=spec.name, algorithm=spec.algorithm, numerics=numerics,
+        numeric_spec=asdict(numeric_spec or spec.numerics) if numerics == "int" else {"datapath": "fp32"},
+        dataset=f"{data.name}/{data.variant}", seed=tr.seed, epochs=tr.epochs, batch_size=tr.batch_size,
+        train_images=n_train, test_images=len(data.test_labels), test_accuracy_per_epoch=accs,
+        final_test_accuracy=accs[-1], best_test_accuracy=accs[best], best_epoch=best + 1,
+        images_per_s=tr.epochs * n_train / train_seconds, wall_s=time.perf_counter() - start,
+        overflow_counts=model.counts, epoch_records=records)
+    return result, model
+
+
+def write_results(result: TrainResult, model, out_dir: str | Path) -> Path:
+    """Write ``train.json`` and ``weights.npz`` into ``out_dir``; returns the json path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "train.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    tmp.replace(path)
+    np.savez_compressed(out / "weights.npz", **model.weights())
+    return path
