@@ -192,6 +192,20 @@ def _read_wage(sec: Section) -> WageSpec:
     return WageSpec(beta=beta, eta_schedule=tuple(phases), fp32_lr=fp32_lr)
 
 
+def _check_wage_quantised_inputs(layers: tuple[LayerSpec, ...], file: str) -> None:
+    """In WAGE every weight layer after the first reads k_A-bit activations: a qrelu must come before it."""
+    seen_weight, quantised = False, True
+    for i, layer in enumerate(layers):
+        if layer.kind in ("conv", "fc"):
+            if seen_weight and not quantised:
+                raise ConfigError(file, f"network.layers[{i}]",
+                                  f"a {layer.kind} layer in WAGE reads quantised activations: put a qrelu "
+                                  "between it and the previous conv/fc layer")
+            seen_weight, quantised = True, False
+        elif layer.kind == "qrelu":
+            quantised = True
+
+
 def load_workload(path: str | Path) -> WorkloadSpec:
     """Read and validate a workload YAML file."""
     file = str(path)
@@ -206,6 +220,7 @@ def load_workload(path: str | Path) -> WorkloadSpec:
     layers = tuple(_read_layer(s, i) for i, s in enumerate(net.sections("layers")))
     net.done()
     layer_output_shapes(layers, input_shape, file)
+    _check_wage_quantised_inputs(layers, file)
     names = [layer.name for layer in layers]
     for i, n in enumerate(names):
         if names.index(n) != i:
