@@ -113,7 +113,6 @@ class _QuantReLU:
         self.limit = symmetric_limit(num.k_a)
 
     def forward(self, z: np.ndarray, train: bool) -> np.ndarray:
-        z = np.asarray(z, dtype=np.int64)
         self.positive = z > 0
         self.unclipped = z <= (self.limit << self.shift) if self.shift >= 0 else z <= self.limit
         a = shift_right(np.where(self.positive, z, 0), self.shift, self.num.rounding)
@@ -170,7 +169,7 @@ class WageIntModel:
         """One SGD step on a batch; returns (SSE loss per sample in real units, correct predictions)."""
         z = self.forward(images, train=True)
         one = np.int64(1) << (self.num.k_a - 1 + self.out_shift)  # the value 1.0 in logit units
-        e = z.copy()
+        e = z.astype(np.int64)
         e[np.arange(len(labels)), labels] -= one
         loss = 0.5 * float(np.square(e / float(one)).sum()) / len(labels)
         err, n_sat = quantize_error(e, self.num.k_e, self.num.rounding)

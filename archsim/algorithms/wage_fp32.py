@@ -21,6 +21,7 @@ class _FloatWeightLayer:
         self.plan, self.spec, self.engine = plan, plan.spec, engine
         self.scale = np.float32(2.0 ** -plan.alpha_log2)
         self.w = plan.init_weights.astype(np.float32)
+        self.velocity = np.zeros_like(self.w)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x = x
@@ -35,8 +36,13 @@ class _FloatWeightLayer:
         dx, _ = input_grad_product(self.spec, e, self.w, self.x.shape, self.engine)
         return dx
 
-    def update(self, lr: float) -> None:
-        self.w -= np.float32(lr) * self.grad
+    def update(self, lr: float, momentum: float) -> None:
+        if momentum:
+            self.velocity *= np.float32(momentum)
+            self.velocity += self.grad
+            self.w -= np.float32(lr) * self.velocity
+        else:
+            self.w -= np.float32(lr) * self.grad
 
 
 class _FloatMaxPool:
@@ -102,7 +108,7 @@ class WageFloatModel:
         lr = self.spec.wage.fp32_lr * 2.0 ** (eta_log2 - self.eta0_log2)
         for layer in self.layers:
             if isinstance(layer, _FloatWeightLayer):
-                layer.update(lr)
+                layer.update(lr, self.spec.wage.fp32_momentum)
         return loss, int((out.argmax(axis=1) == labels).sum())
 
     def weights(self) -> dict[str, np.ndarray]:

@@ -67,6 +67,7 @@ class WageSpec:
     beta: float = 1.5
     eta_schedule: tuple[EtaPhase, ...] = (EtaPhase(0.0, 3), EtaPhase(2 / 3, 0), EtaPhase(5 / 6, -3))
     fp32_lr: float = 1.0
+    fp32_momentum: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,9 @@ def _read_wage(sec: Section) -> WageSpec:
     d = WageSpec()
     beta = sec.number("beta", d.beta, positive=True)
     fp32_lr = sec.number("fp32_lr", d.fp32_lr, positive=True)
+    fp32_momentum = sec.number("fp32_momentum", d.fp32_momentum)
+    if not 0 <= fp32_momentum < 1:
+        raise sec.error("fp32_momentum", f"expected a momentum in [0, 1), got {fp32_momentum}")
     phases = []
     for phase in sec.sections("eta_schedule", [{"at_fraction": p.at_fraction, "eta": 2.0 ** p.eta_log2}
                                                for p in d.eta_schedule]):
@@ -189,7 +193,7 @@ def _read_wage(sec: Section) -> WageSpec:
     if not phases or phases[0].at_fraction != 0 or any(b.at_fraction <= a.at_fraction for a, b in zip(phases, phases[1:])):
         raise sec.error("eta_schedule", "expected phases with increasing at_fraction, the first at 0")
     sec.done()
-    return WageSpec(beta=beta, eta_schedule=tuple(phases), fp32_lr=fp32_lr)
+    return WageSpec(beta=beta, eta_schedule=tuple(phases), fp32_lr=fp32_lr, fp32_momentum=fp32_momentum)
 
 
 def _check_wage_quantised_inputs(layers: tuple[LayerSpec, ...], file: str) -> None:

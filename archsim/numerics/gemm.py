@@ -31,6 +31,8 @@ class GemmPlan:
 
     path: str
     chunk_k: int
+    bound: int = INT64_EXACT_BOUND
+    """K·max|A|·max|B|: no partial or final sum can be larger in magnitude."""
 
 
 def plan_gemm(k: int, max_abs_a: int, max_abs_b: int) -> GemmPlan:
@@ -38,14 +40,14 @@ def plan_gemm(k: int, max_abs_a: int, max_abs_b: int) -> GemmPlan:
     per_term = int(max_abs_a) * int(max_abs_b)
     bound = int(k) * per_term
     if bound <= F32_EXACT_BOUND:
-        return GemmPlan("f32", max(int(k), 1))
+        return GemmPlan("f32", max(int(k), 1), bound)
     if bound <= F64_EXACT_BOUND:
         chunk = F32_EXACT_BOUND // per_term
         if chunk >= MIN_F32_CHUNK_K:
-            return GemmPlan("f32_chunked", chunk)
-        return GemmPlan("f64", int(k))
+            return GemmPlan("f32_chunked", chunk, bound)
+        return GemmPlan("f64", int(k), bound)
     if bound <= INT64_EXACT_BOUND:
-        return GemmPlan("int64", int(k))
+        return GemmPlan("int64", int(k), bound)
     raise NumericsError(
         f"integer GEMM with K={k}, max|A|={max_abs_a}, max|B|={max_abs_b} can exceed 64-bit "
         "partial sums; narrow the operands"
@@ -68,22 +70,28 @@ def _as_float(x: np.ndarray, dtype: type) -> np.ndarray:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+INT32_MAX = (1 << 31) - 1
+
+
 def matmul_exact(a: np.ndarray, b: np.ndarray, plan: GemmPlan | None = None) -> np.ndarray:
-    """Exact product of integer-valued matrices a (M,K) and b (K,N) as int64.
+    """Exact product of integer-valued matrices a (M,K) and b (K,N), as int32 or int64.
 
     ``a`` and ``b`` may be integer arrays or floats that hold integers (e.g. pre-cast
     weights). ``plan`` overrides the automatic choice (tests use this to force paths).
+    The result is int32 when the plan's bound proves every output fits (less memory
+    traffic downstream), int64 otherwise.
     """
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise NumericsError(f"GEMM shapes do not chain: {a.shape} x {b.shape}")
     k = a.shape[1]
     if plan is None:
         plan = plan_gemm(k, max_abs(a), max_abs(b))
+    out_dtype = np.int32 if plan.bound <= INT32_MAX else np.int64
     if plan.path == "f32":
         out = _as_float(a, np.float32) @ _as_float(b, np.float32)
-        return out.astype(np.int64)
+        return out.astype(out_dtype)
     if plan.path == "f64":
-        return (_as_float(a, np.float64) @ _as_float(b, np.float64)).astype(np.int64)
+        return (_as_float(a, np.float64) @ _as_float(b, np.float64)).astype(out_dtype)
     if plan.path == "f32_chunked":
         acc = np.zeros((a.shape[0], b.shape[1]), dtype=np.float64)
         a32 = _as_float(a, np.float32)
@@ -92,7 +100,7 @@ def matmul_exact(a: np.ndarray, b: np.ndarray, plan: GemmPlan | None = None) -> 
         for k0 in range(0, k, plan.chunk_k):
             np.matmul(a32[:, k0:k0 + plan.chunk_k], b32[k0:k0 + plan.chunk_k], out=part)
             acc += part
-        return acc.astype(np.int64)
+        return acc.astype(out_dtype)
     if plan.path == "int64":
         return np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64)
     raise NumericsError(f"unknown GEMM path {plan.path!r}")

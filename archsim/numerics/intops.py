@@ -37,10 +37,14 @@ def symmetric_limit(bits: int) -> int:
 
 
 def saturate(x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, int]:
-    """Clip ``x`` to [lo, hi]; return the clipped int64 array and how many elements were clipped."""
-    x = np.asarray(x, dtype=np.int64)
+    """Clip integer ``x`` to [lo, hi]; return the result (``x`` itself when nothing clips) and the count."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        x = x.astype(np.int64)
+    if x.size == 0 or (int(x.min()) >= lo and int(x.max()) <= hi):
+        return x, 0
     n_clipped = int(np.count_nonzero((x < lo) | (x > hi)))
-    return (np.clip(x, lo, hi) if n_clipped else x.copy()), n_clipped
+    return np.clip(x, lo, hi), n_clipped
 
 
 def saturate_bits(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
@@ -50,16 +54,16 @@ def saturate_bits(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
 
 
 def wrap_bits(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
-    """Wrap ``x`` modulo 2^bits into the signed range; return result and count of changed elements."""
+    """Wrap ``x`` modulo 2^bits into the signed range; return result (``x`` itself when nothing wraps) and count."""
     bits = check_bits(bits)
-    x = np.asarray(x, dtype=np.int64)
-    if bits == 64:
-        return x.copy(), 0
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        x = x.astype(np.int64)
     lo, hi = int_range(bits)
-    out_of_range = (x < lo) | (x > hi)
-    n_wrapped = int(np.count_nonzero(out_of_range))
-    if not n_wrapped:
-        return x.copy(), 0
+    if bits == 64 or x.size == 0 or (int(x.min()) >= lo and int(x.max()) <= hi):
+        return x, 0
+    x = x.astype(np.int64)
+    n_wrapped = int(np.count_nonzero((x < lo) | (x > hi)))
     half = np.int64(1 << (bits - 1))
     mask = np.int64((1 << bits) - 1)
     return ((x + half) & mask) - half, n_wrapped
