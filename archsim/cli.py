@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from ._runtime import tune_malloc
+from .checkpoint import CheckpointError
 from .config import ConfigError, load_workload
 from .data import DataError, load_dataset
 from .numerics import NumericsError
@@ -33,6 +34,8 @@ class _Progress:
             print(f"  epoch {ev['epoch']}/{ev['epochs']}  batch {ev['batch']}/{ev['batches']}  "
                   f"loss {ev['loss']:.4f}  train acc {100 * ev['train_accuracy']:5.2f}%  "
                   f"{ev['images_per_s']:7.1f} img/s", file=sys.stderr, flush=True)
+        elif ev["event"] == "resume":
+            print(f"resuming after epoch {ev['epoch']}/{ev['epochs']} from the checkpoint", file=sys.stderr, flush=True)
         else:
             print(f"epoch {ev['epoch']}/{ev['epochs']}: loss {ev['train_loss']:.4f}  "
                   f"train acc {100 * ev['train_accuracy']:5.2f}%  test acc {100 * ev['test_accuracy']:5.2f}%  "
@@ -56,7 +59,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
               f"{data.name}/{data.variant} ({len(data.train_labels)} train, {len(data.test_labels)} test images), "
               f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, seed {spec.training.seed}",
               file=sys.stderr, flush=True)
-    result, model = train(spec, data, args.numerics, progress=_Progress(args.quiet))
+    result, model = train(spec, data, args.numerics, progress=_Progress(args.quiet), checkpoint_dir=out,
+                          resume=args.resume)
     path = write_results(result, model, out)
     print(f"final test accuracy {100 * result.final_test_accuracy:.2f}%  best {100 * result.best_test_accuracy:.2f}% "
           f"(epoch {result.best_epoch})  {result.images_per_s:.1f} img/s  wall {result.wall_s:.1f} s")
@@ -80,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int: bit-true integer training (default); fp32: the float32 reference mode")
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
     t.add_argument("--out", help="output folder (default runs/<workload>-<numerics>-seed<S>)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from DIR/checkpoint.npz (written after every epoch) instead of starting over")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=_cmd_train)
     return parser
@@ -102,11 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     _check_positive(parser, args)
     try:
         return args.func(args)
-    except (ConfigError, DataError, NumericsError) as exc:
+    except (ConfigError, DataError, NumericsError, CheckpointError) as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("archsim: interrupted", file=sys.stderr)
+        print("archsim: interrupted; finished epochs are kept in the output folder's checkpoint.npz, "
+              "rerun with --resume to continue", file=sys.stderr)
         return 130
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import __version__
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import NumericSpec, WorkloadSpec
 from .data import Dataset
 
@@ -85,9 +86,21 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> 
     return correct / max(len(labels), 1)
 
 
+def run_key(spec: WorkloadSpec, data: Dataset, numerics: str, numeric_spec: NumericSpec | None) -> dict:
+    """What identifies a training run: a checkpoint may only be resumed by the same key."""
+    return {"workload": json.loads(json.dumps(asdict(replace(spec, source_file="")))), "numerics": numerics,
+            "numeric_spec": asdict(numeric_spec or spec.numerics), "dataset": f"{data.name}/{data.variant}",
+            "train_images": int(len(data.train_labels)), "test_images": int(len(data.test_labels))}
+
+
 def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec: NumericSpec | None = None,
-          progress: ProgressFn | None = None) -> tuple[TrainResult, object]:
-    """Train ``spec`` on ``data``; returns the result record and the trained model."""
+          progress: ProgressFn | None = None, checkpoint_dir: str | Path | None = None,
+          resume: bool = False) -> tuple[TrainResult, object]:
+    """Train ``spec`` on ``data``; returns the result record and the trained model.
+
+    With ``checkpoint_dir`` a checkpoint is written after every epoch; with ``resume``
+    training continues from it and ends bit-identical to an uninterrupted run.
+    """
     from .algorithms.wage_common import eta_log2_at
 
     model = build_model(spec, numerics, numeric_spec)
@@ -95,8 +108,18 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
     n_train = len(data.train_labels)
     records: list[EpochRecord] = []
     train_seconds = 0.0
+    first_epoch = 0
+    key = run_key(spec, data, numerics, numeric_spec)
+    if resume and checkpoint_dir is not None:
+        restored = load_checkpoint(checkpoint_dir, key)
+        if restored is not None:
+            first_epoch, saved, train_seconds, state = restored
+            records = [EpochRecord(**r) for r in saved]
+            model.load_state(state)
+            if progress:
+                progress({"event": "resume", "epoch": first_epoch, "epochs": tr.epochs})
     start = time.perf_counter()
-    for epoch in range(tr.epochs):
+    for epoch in range(first_epoch, tr.epochs):
         eta_log2 = eta_log2_at(spec, epoch)
         batches = epoch_batches(n_train, tr.batch_size, tr.seed, epoch)
         t0 = time.perf_counter()
@@ -115,6 +138,9 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
         test_acc = evaluate(model, data.test_images, data.test_labels, tr.eval_batch_size)
         rec = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, test_acc, seconds, seen / seconds, eta_log2)
         records.append(rec)
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, key, epoch + 1, [asdict(r) for r in records], train_seconds,
+                            model.state())
         if progress:
             progress({"event": "epoch", "epochs": tr.epochs, **asdict(rec)})
     accs = [r.test_accuracy for r in records]

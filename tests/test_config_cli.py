@@ -137,3 +137,49 @@ def test_same_seed_gives_identical_weights_and_accuracy(tmp_path):
 def test_fp32_mode_writes_its_record(tmp_path):
     rec, w = _train(tmp_path, "f", "--numerics", "fp32")
     assert rec["numerics"] == "fp32" and w["fc4"].dtype == np.float32
+
+
+
+def _small_run():
+    import dataclasses
+
+    from archsim.data import load_dataset
+    data = load_dataset()
+    data = dataclasses.replace(data, train_images=data.train_images[:192], train_labels=data.train_labels[:192])
+    return load_workload("workloads/lenet5_wage.yaml").with_overrides(epochs=3, batch_size=64), data
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    import archsim.checkpoint as ck
+    from archsim.train import train
+    spec, data = _small_run()
+    train(spec.with_overrides(epochs=1), data, "int", checkpoint_dir=tmp_path)
+    assert (tmp_path / ck.CHECKPOINT_NAME).exists()
+    with pytest.raises(ck.CheckpointError, match="different run.*workload"):
+        train(spec, data, "int", checkpoint_dir=tmp_path, resume=True)
+
+
+def test_resume_continues_bit_identically_after_an_interruption(tmp_path):
+    import archsim.checkpoint as ck
+    import archsim.train as tr
+    spec, data = _small_run()
+    straight, m1 = tr.train(spec, data, "int")
+    real_save = ck.save_checkpoint
+
+    def save_then_stop_after_two(*args, **kw):
+        real_save(*args, **kw)
+        if args[2] == 2:
+            raise KeyboardInterrupt
+
+    tr.save_checkpoint = save_then_stop_after_two
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tr.train(spec, data, "int", checkpoint_dir=tmp_path)
+    finally:
+        tr.save_checkpoint = real_save
+    events = []
+    resumed, m2 = tr.train(spec, data, "int", checkpoint_dir=tmp_path, resume=True, progress=events.append)
+    assert events[0] == {"event": "resume", "epoch": 2, "epochs": 3}
+    assert resumed.test_accuracy_per_epoch == straight.test_accuracy_per_epoch
+    assert resumed.overflow_counts == straight.overflow_counts
+    assert all(np.array_equal(m1.weights()[k], m2.weights()[k]) for k in m1.weights())

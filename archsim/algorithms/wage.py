@@ -67,7 +67,8 @@ class _WeightLayer:
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x, self.wq = x, self.forward_weights()
         z, n = forward_product(self.spec, x, self.wq, self.engine)
-        self.counts["acc_overflow_forward"] += n
+        if train:  # counters describe training; evaluation passes do not add to them
+            self.counts["acc_overflow_forward"] += n
         return z.reshape((x.shape[0],) + self.plan.out_shape)
 
     def backward(self, e: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
@@ -117,7 +118,8 @@ class _QuantReLU:
         self.unclipped = z <= (self.limit << self.shift) if self.shift >= 0 else z <= self.limit
         a = shift_right(np.where(self.positive, z, 0), self.shift, self.num.rounding)
         a, n_sat = saturate(a, 0, self.limit)
-        self.counts["saturated_activations"] += n_sat
+        if train:
+            self.counts["saturated_activations"] += n_sat
         return a.astype(storage_dtype(self.num.k_a))
 
     def backward(self, dx: np.ndarray, need_input_grad: bool) -> np.ndarray:
@@ -185,6 +187,19 @@ class WageIntModel:
     def weights(self) -> dict[str, np.ndarray]:
         """Stored integer weights by layer name (k_G grid)."""
         return {l.spec.name: l.w_stored.copy() for l in self.layers if isinstance(l, _WeightLayer)}
+
+    def state(self) -> dict:
+        """Everything needed to continue training bit-identically: weights, random-bit state, counters."""
+        return {"weights": self.weights(), "random_bits": self.rng.state(), "counts": self.counts}
+
+    def load_state(self, state: dict) -> None:
+        """Restore a :meth:`state`."""
+        for layer in self.layers:
+            if isinstance(layer, _WeightLayer):
+                layer.w_stored = np.asarray(state["weights"][layer.spec.name], dtype=np.int32).copy()
+        self.rng.set_state(state["random_bits"])
+        for name, counts in state["counts"].items():
+            self.counts[name].update(counts)
 
     def alphas(self) -> dict[str, int]:
         """α per weight layer."""

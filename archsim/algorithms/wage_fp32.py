@@ -114,3 +114,15 @@ class WageFloatModel:
     def weights(self) -> dict[str, np.ndarray]:
         """Float weights by layer name."""
         return {l.spec.name: l.w.copy() for l in self.layers if isinstance(l, _FloatWeightLayer)}
+
+    def state(self) -> dict:
+        """Weights and momentum buffers (enough to continue training identically)."""
+        layers = [l for l in self.layers if isinstance(l, _FloatWeightLayer)]
+        return {"weights": self.weights(), "velocity": {l.spec.name: l.velocity.copy() for l in layers}, "counts": {}}
+
+    def load_state(self, state: dict) -> None:
+        """Restore a :meth:`state`."""
+        for layer in self.layers:
+            if isinstance(layer, _FloatWeightLayer):
+                layer.w = np.asarray(state["weights"][layer.spec.name], dtype=np.float32).copy()
+                layer.velocity = np.asarray(state["velocity"][layer.spec.name], dtype=np.float32).copy()

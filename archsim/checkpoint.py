@@ -1,0 +1,57 @@
+"""Per-epoch training checkpoints: written atomically, resumed only by the run that wrote them."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+CHECKPOINT_NAME = "checkpoint.npz"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used to resume this run (message is user-facing)."""
+
+
+def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, records: list[dict],
+                    train_seconds: float, state: dict) -> Path:
+    """Write model state plus progress; the file is replaced atomically so a crash never leaves half a file."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for group in ("weights", "velocity"):
+        for name, value in state.get(group, {}).items():
+            arrays[f"{group}/{name}"] = value
+    meta = {"run_key": run_key, "epochs_done": epochs_done, "records": records, "train_seconds": train_seconds,
+            "random_bits": state.get("random_bits"), "counts": state.get("counts", {})}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = out / CHECKPOINT_NAME
+    tmp = out / (CHECKPOINT_NAME + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(out_dir: str | Path, run_key: dict) -> tuple[int, list[dict], float, dict] | None:
+    """(epochs done, epoch records, train seconds, model state) or None when there is no checkpoint."""
+    path = Path(out_dir) / CHECKPOINT_NAME
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            state: dict = {"weights": {}, "velocity": {}}
+            for key in data.files:
+                if "/" in key:
+                    group, name = key.split("/", 1)
+                    state[group][name] = data[key]
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc}); delete it to start over") from None
+    if meta["run_key"] != run_key:
+        changed = sorted(k for k in set(meta["run_key"]) | set(run_key) if meta["run_key"].get(k) != run_key.get(k))
+        raise CheckpointError(f"{path}: checkpoint belongs to a different run (differs in: {', '.join(changed)}); "
+                              "use another --out or delete it")
+    state["random_bits"] = meta["random_bits"]
+    state["counts"] = meta["counts"]
+    return meta["epochs_done"], meta["records"], meta["train_seconds"], state
