@@ -245,3 +245,23 @@ def test_maxpool_matches_reference(data, b, h, c, size):
                     p, q = divmod(want_arg[bi][i][j][ch], size)
                     assert dx[bi, i * size + p, j * size + q, ch] == dy[bi, i, j, ch]
     assert int(np.abs(dx).sum()) == int(np.abs(dy).sum())
+
+
+@pytest.mark.parametrize("acc", [nm.Accumulator(32), nm.Accumulator(12, "wrap"), nm.Accumulator(14, "saturate"),
+                                 nm.Accumulator(32, "saturate")])
+def test_conv_split_into_batch_chunks_is_exact_for_every_accumulator(monkeypatch, acc):
+    import archsim.numerics.conv as conv
+    rng = np.random.default_rng(4)
+    x = rng.integers(-128, 128, (3, 5, 5, 2))
+    w = rng.integers(-8, 8, (3, 3, 2, 3))
+    dy = rng.integers(-128, 128, (3, 5, 5, 3))
+    whole = (nm.conv2d(x, w, 1, 1, acc), nm.conv2d_input_grad(dy, w, x.shape, 1, 1, acc),
+             nm.conv2d_weight_grad(x, dy, 3, 1, 1, acc))
+    monkeypatch.setattr(conv, "IM2COL_CHUNK_BYTES", 1)  # one image per block
+    split = (nm.conv2d(x, w, 1, 1, acc), nm.conv2d_input_grad(dy, w, x.shape, 1, 1, acc),
+             nm.conv2d_weight_grad(x, dy, 3, 1, 1, acc))
+    for (a, na), (b, nb) in zip(whole, split):
+        assert np.array_equal(a, b) and na == nb
+    exact_dw = np.array(ref.conv2d_weight_grad(x.tolist(), dy.tolist(), 3, 1, 1))
+    if acc.overflow == "wrap":
+        assert split[2][0].tolist() == np.vectorize(lambda v: ref.wrap(int(v), acc.bits))(exact_dw).tolist()

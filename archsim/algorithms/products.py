@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import LayerSpec
 from ..numerics import conv2d, conv2d_input_grad, conv2d_weight_grad
-from ..numerics.conv import GemmEngine
+from ..numerics.engine import GemmEngine
 
 
 def forward_product(layer: LayerSpec, x: np.ndarray, w: np.ndarray, engine: GemmEngine) -> tuple[np.ndarray, int]:

@@ -17,22 +17,22 @@ def maxpool2d(x: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     ho, wo = h // size, w // size
     if size < 1 or ho < 1 or wo < 1:
         raise NumericsError(f"max-pool of {size}x{size} does not fit an input of {h}x{w}")
-    y = x[:, 0:ho * size:size, 0:wo * size:size].copy()
-    arg = np.zeros(y.shape, dtype=np.int16)
+    windows = x[:, :ho * size, :wo * size].reshape(b, ho, size, wo, size, c)
+    y = windows[:, :, 0, :, 0, :].copy()
+    arg = np.zeros(y.shape, dtype=np.int8 if size * size <= 127 else np.int16)
     for idx in range(1, size * size):
-        di, dj = divmod(idx, size)
-        view = x[:, di:ho * size:size, dj:wo * size:size]
-        better = view > y
-        np.copyto(y, view, where=better)
-        arg[better] = idx
+        view = windows[:, :, idx // size, :, idx % size, :]
+        better = np.greater(view, y)
+        np.maximum(y, view, out=y)
+        arg -= better * (arg - arg.dtype.type(idx))  # arg = idx where better (arithmetic select is fastest here)
     return y, arg
 
 
 def maxpool2d_backward(dy: np.ndarray, arg: np.ndarray, x_shape: tuple, size: int) -> np.ndarray:
     """Route dy (pooled NHWC) to the max positions in a tensor of ``x_shape``; all other entries are 0."""
-    ho, wo = dy.shape[1], dy.shape[2]
+    b, ho, wo, c = dy.shape
     dx = np.zeros(x_shape, dtype=dy.dtype)
+    windows = dx[:, :ho * size, :wo * size].reshape(b, ho, size, wo, size, c)
     for idx in range(size * size):
-        di, dj = divmod(idx, size)
-        dx[:, di:ho * size:size, dj:wo * size:size] = np.where(arg == idx, dy, 0)
+        windows[:, :, idx // size, :, idx % size, :] = np.where(arg == idx, dy, 0)
     return dx
