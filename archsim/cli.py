@@ -39,7 +39,8 @@ class _Progress:
         else:
             print(f"epoch {ev['epoch']}/{ev['epochs']}: loss {ev['train_loss']:.4f}  "
                   f"train acc {100 * ev['train_accuracy']:5.2f}%  test acc {100 * ev['test_accuracy']:5.2f}%  "
-                  f"{ev['images_per_s']:.1f} img/s  ({ev['seconds']:.1f} s, eta=2^{ev['eta_log2']})",
+                  f"{ev['images_per_s']:.1f} img/s  ({ev['seconds']:.1f} s, "
+                  f"{', '.join(f'{k} {v:g}' for k, v in ev['schedule'].items())})",
                   file=sys.stderr, flush=True)
 
 

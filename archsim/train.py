@@ -28,7 +28,9 @@ class EpochRecord:
     test_accuracy: float
     seconds: float
     images_per_s: float
-    eta_log2: int
+    schedule: dict
+    images: int = 0
+    stopped_early: bool = False
 
 
 @dataclass
@@ -49,6 +51,7 @@ class TrainResult:
     final_test_accuracy: float
     best_test_accuracy: float
     best_epoch: int
+    epochs_run: int
     images_per_s: float
     wall_s: float
     overflow_counts: dict[str, dict[str, int]]
@@ -68,6 +71,9 @@ def build_model(spec: WorkloadSpec, numerics: str = "int", numeric_spec: Numeric
         from .algorithms.wage import WageIntModel
         from .algorithms.wage_fp32 import WageFloatModel
         return WageIntModel(spec, numeric_spec) if numerics == "int" else WageFloatModel(spec)
+    if spec.algorithm == "nitro_d":
+        from .algorithms.nitro_d import NitroModel
+        return NitroModel(spec, numeric_spec, numerics)
     raise ValueError(f"no model for algorithm {spec.algorithm!r}")
 
 
@@ -101,8 +107,6 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
     With ``checkpoint_dir`` a checkpoint is written after every epoch; with ``resume``
     training continues from it and ends bit-identical to an uninterrupted run.
     """
-    from .algorithms.wage_common import eta_log2_at
-
     model = build_model(spec, numerics, numeric_spec)
     tr = spec.training
     n_train = len(data.train_labels)
@@ -118,14 +122,16 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
             model.load_state(state)
             if progress:
                 progress({"event": "resume", "epoch": first_epoch, "epochs": tr.epochs})
+    model.fit_inputs(data.train_images)
     start = time.perf_counter()
-    for epoch in range(first_epoch, tr.epochs):
-        eta_log2 = eta_log2_at(spec, epoch)
+    stopped = bool(records) and records[-1].stopped_early
+    for epoch in range(first_epoch, tr.epochs if not stopped else first_epoch):
+        schedule = model.begin_epoch(epoch)
         batches = epoch_batches(n_train, tr.batch_size, tr.seed, epoch)
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
         for b, idx in enumerate(batches):
-            loss, ok = model.train_step(data.train_images[idx], data.train_labels[idx], eta_log2)
+            loss, ok = model.train_step(data.train_images[idx], data.train_labels[idx])
             loss_sum += loss * len(idx)
             correct += ok
             seen += len(idx)
@@ -136,13 +142,17 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
         seconds = time.perf_counter() - t0
         train_seconds += seconds
         test_acc = evaluate(model, data.test_images, data.test_labels, tr.eval_batch_size)
-        rec = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, test_acc, seconds, seen / seconds, eta_log2)
+        stop = model.end_epoch(epoch, test_acc)
+        rec = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, test_acc, seconds, seen / seconds, schedule,
+                          seen, stop)
         records.append(rec)
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_dir, key, epoch + 1, [asdict(r) for r in records], train_seconds,
                             model.state())
         if progress:
             progress({"event": "epoch", "epochs": tr.epochs, **asdict(rec)})
+        if stop:
+            break
     accs = [r.test_accuracy for r in records]
     best = int(np.argmax(accs))
     result = TrainResult(
@@ -151,7 +161,8 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
         dataset=f"{data.name}/{data.variant}", seed=tr.seed, epochs=tr.epochs, batch_size=tr.batch_size,
         train_images=n_train, test_images=len(data.test_labels), test_accuracy_per_epoch=accs,
         final_test_accuracy=accs[-1], best_test_accuracy=accs[best], best_epoch=best + 1,
-        images_per_s=tr.epochs * n_train / train_seconds, wall_s=time.perf_counter() - start,
+        epochs_run=len(records),
+        images_per_s=sum(r.images for r in records) / max(sum(r.seconds for r in records), 1e-9), wall_s=time.perf_counter() - start,
         overflow_counts=model.counts, epoch_records=records)
     return result, model
 

@@ -22,11 +22,12 @@ def throughput(spec, data, numerics: str, n_batches: int) -> float:
     model = build_model(spec, numerics)
     batches = epoch_batches(len(data.train_labels), spec.training.batch_size, spec.training.seed, 0)
     first = batches[0]
-    model.train_step(data.train_images[first], data.train_labels[first], 3)
+    model.begin_epoch(0)
+    model.train_step(data.train_images[first], data.train_labels[first])
     t0 = time.perf_counter()
     seen = 0
     for idx in batches[1:n_batches + 1]:
-        model.train_step(data.train_images[idx], data.train_labels[idx], 3)
+        model.train_step(data.train_images[idx], data.train_labels[idx])
         seen += len(idx)
     return seen / (time.perf_counter() - t0)
 

@@ -8,25 +8,7 @@ from __future__ import annotations
 
 def shift_right(v: int, s: int, mode: str) -> int:
     """v / 2^s rounded by ``mode`` (s <= 0 is an exact left shift)."""
-    if s <= 0:
-        return v * (1 << -s)
-    d = 1 << s
-    q, r = divmod(v, d)  # floor division: v = q*d + r, 0 <= r < d
-    if mode == "floor":
-        return q
-    if mode == "toward_zero":
-        return q + 1 if (v < 0 and r != 0) else q
-    if mode == "half_up":
-        return q + 1 if 2 * r >= d else q
-    if mode == "half_away":
-        if 2 * r > d or (2 * r == d and v > 0):
-            return q + 1
-        return q
-    if mode == "half_even":
-        if 2 * r > d or (2 * r == d and q % 2 == 1):
-            return q + 1
-        return q
-    raise ValueError(mode)
+    return v * (1 << -s) if s <= 0 else divide(v, 1 << s, mode)
 
 
 def stochastic_shift(v: int, s: int, r: int, bits: int) -> int:
@@ -127,10 +109,12 @@ def conv2d_weight_grad(x, dy, k: int, pad: int, stride: int):
     return dw
 
 
-def maxpool(x, size: int):
-    """Max-pool with first-maximum (row-major, strictly greater replaces) tie rule; returns (y, arg)."""
+def maxpool(x, size: int, pad: tuple[int, int] = (0, 0), kernel: tuple[int, int] | None = None):
+    """Max-pool (stride = window) with first-maximum tie rule and -inf padding; returns (y, arg)."""
+    kh, kw = kernel or (size, size)
+    ph, pw = pad
     bsz, h, wd, c = len(x), len(x[0]), len(x[0][0]), len(x[0][0][0])
-    ho, wo = h // size, wd // size
+    ho, wo = (h + 2 * ph - kh) // kh + 1, (wd + 2 * pw - kw) // kw + 1
     y = [[[[0] * c for _ in range(wo)] for _ in range(ho)] for _ in range(bsz)]
     arg = [[[[0] * c for _ in range(wo)] for _ in range(ho)] for _ in range(bsz)]
     for b in range(bsz):
@@ -138,9 +122,10 @@ def maxpool(x, size: int):
             for j in range(wo):
                 for ch in range(c):
                     best, best_idx = None, 0
-                    for idx in range(size * size):
-                        p, q = divmod(idx, size)
-                        v = x[b][i * size + p][j * size + q][ch]
+                    for idx in range(kh * kw):
+                        p, q = divmod(idx, kw)
+                        r, col = i * kh + p - ph, j * kw + q - pw
+                        v = x[b][r][col][ch] if (0 <= r < h and 0 <= col < wd) else float("-inf")
                         if best is None or v > best:
                             best, best_idx = v, idx
                     y[b][i][j][ch], arg[b][i][j][ch] = best, best_idx
@@ -153,3 +138,19 @@ def round_log2(m: int) -> int:
     while (1 << (p + 1)) <= m:
         p += 1
     return p + 1 if m * m > 2 ** (2 * p + 1) else p
+
+
+def divide(v: int, d: int, mode: str) -> int:
+    """v / d rounded by ``mode`` using exact rational comparisons."""
+    q, r = divmod(v, d)  # floor
+    if mode == "floor":
+        return q
+    if mode == "toward_zero":
+        return q + 1 if (v < 0 and r != 0) else q
+    if mode == "half_up":
+        return q + 1 if 2 * r >= d else q
+    if mode == "half_away":
+        return q + 1 if (2 * r > d or (2 * r == d and v > 0)) else q
+    if mode == "half_even":
+        return q + 1 if (2 * r > d or (2 * r == d and q % 2 == 1)) else q
+    raise ValueError(mode)

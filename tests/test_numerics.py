@@ -265,3 +265,37 @@ def test_conv_split_into_batch_chunks_is_exact_for_every_accumulator(monkeypatch
     exact_dw = np.array(ref.conv2d_weight_grad(x.tolist(), dy.tolist(), 3, 1, 1))
     if acc.overflow == "wrap":
         assert split[2][0].tolist() == np.vectorize(lambda v: ref.wrap(int(v), acc.bits))(exact_dw).tolist()
+
+
+@pytest.mark.parametrize("mode", nm.ROUNDING_MODES)
+@given(values=st.lists(st.integers(-(1 << 40), 1 << 40), min_size=1, max_size=40),
+       divisor=st.one_of(st.integers(1, 3_000_000), st.sampled_from([1, 2, 3, 2304, 200704, 294912])))
+def test_constant_divide_matches_reference(mode, values, divisor):
+    got = nm.divide(np.array(values, dtype=np.int64), divisor, mode)
+    assert got.tolist() == [ref.divide(v, divisor, mode) for v in values]
+
+
+def test_divide_by_a_power_of_two_equals_the_shift():
+    x = np.arange(-300, 300)
+    for mode in nm.ROUNDING_MODES:
+        assert np.array_equal(nm.divide(x, 8, mode), nm.shift_right(x, 3, mode))
+
+
+@given(st.data(), st.integers(2, 9), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2), st.integers(0, 2))
+def test_padded_rectangular_maxpool_matches_reference(data, h, kh, kw, ph, pw):
+    if ph >= kh or pw >= kw or h + 2 * ph < kh or h + 2 * pw < kw:
+        return
+    x = data.draw(hnp.arrays(np.int32, (2, h, h, 2), elements=st.integers(-3, 3)))
+    y, arg = nm.maxpool2d(x, (kh, kw), (ph, pw))
+    want_y, want_arg = ref.maxpool(x.tolist(), 0, (ph, pw), (kh, kw))
+    assert y.tolist() == want_y and arg.tolist() == want_arg
+    dy = data.draw(hnp.arrays(np.int64, y.shape, elements=st.integers(-100, 100)))
+    dx = nm.maxpool2d_backward(dy, arg, x.shape, (kh, kw), (ph, pw))
+    assert dx.shape == x.shape
+    want = np.zeros(x.shape, dtype=np.int64)
+    for b, i, j, c in np.ndindex(*y.shape):
+        p, q = divmod(want_arg[b][i][j][c], kw)
+        r, col = i * kh + p - ph, j * kw + q - pw
+        if 0 <= r < h and 0 <= col < h:
+            want[b, r, col, c] += dy[b, i, j, c]
+    assert np.array_equal(dx, want)

@@ -102,11 +102,12 @@ def test_training_step_equals_pure_integer_reference(tmp_path, numerics, eta_log
     images = rng.integers(0, 256, size=(4, 6, 6), dtype=np.uint8)
     labels = np.array([0, 3, 9, 3])
     # take a first step so that weights are no longer the ternary initial values
-    model.train_step(images[::-1].copy(), labels[::-1].copy(), eta_log2)
+    model.eta_log2 = eta_log2
+    model.train_step(images[::-1].copy(), labels[::-1].copy())
     model.rng = RandomBits(model.spec.training.seed)
     z_ref, w_ref = _reference_step(model, images, labels, eta_log2)
     assert np.array_equal(model.forward(images), z_ref)
-    model.train_step(images, labels, eta_log2)
+    model.train_step(images, labels)
     got = model.weights()
     for name, w in w_ref.items():
         assert np.array_equal(got[name], w), name
@@ -118,7 +119,7 @@ def test_stored_weights_stay_on_the_grid_and_inside_the_clip(tmp_path):
     model = WageIntModel(tiny_spec(tmp_path))
     rng = np.random.default_rng(2)
     for _ in range(5):
-        model.train_step(rng.integers(0, 256, (4, 6, 6), dtype=np.uint8), rng.integers(0, 10, 4), 3)
+        model.train_step(rng.integers(0, 256, (4, 6, 6), dtype=np.uint8), rng.integers(0, 10, 4))
     for layer in (model.layers[0], model.layers[3]):
         assert np.abs(layer.w_stored).max() <= 64  # C(W, 2) = ±0.5 on the 2^-7 grid
         assert set(np.unique(layer.forward_weights()).tolist()) <= {-1, 0, 1}
@@ -139,7 +140,7 @@ def test_float_reference_gradient_matches_finite_differences(tmp_path):
     model.forward(images, train=True)
     base = loss()
     fc = model.layers[3]
-    model.train_step(images, labels, spec.wage.eta_schedule[0].eta_log2)  # computes fc.grad, then updates
+    model.train_step(images, labels)  # computes fc.grad, then updates
     grad = fc.grad.copy()
     fc.w += np.float32(spec.wage.fp32_lr) * grad  # undo the update
     model.layers[0].w += np.float32(spec.wage.fp32_lr) * model.layers[0].grad

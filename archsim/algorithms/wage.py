@@ -17,7 +17,7 @@ from ..numerics import (Accumulator, ExactGemm, RandomBits, round_log2, saturate
                         shift_right_stochastic, symmetric_limit)
 from ..numerics.pool import maxpool2d, maxpool2d_backward
 from .products import forward_product, input_grad_product, weight_grad_product
-from .wage_common import LayerPlan, plan_network
+from .wage_common import LayerPlan, eta_log2_at, plan_network
 
 COUNTER_KEYS = ("acc_overflow_forward", "acc_overflow_input_grad", "acc_overflow_weight_grad",
                 "saturated_activations", "saturated_errors", "clipped_weights")
@@ -138,6 +138,7 @@ class WageIntModel:
         self.num = numerics or spec.numerics
         self.engine = ExactGemm(Accumulator(self.num.accumulator_bits, self.num.overflow))
         self.rng = RandomBits(spec.training.seed)
+        self.eta_log2 = spec.wage.eta_schedule[0].eta_log2
         self.counts: dict[str, dict[str, int]] = {}
         self.layers: list = []
         shift = 0
@@ -167,7 +168,19 @@ class WageIntModel:
         """Predicted classes (argmax of the integer logits; ties to the lower class)."""
         return self.forward(images).argmax(axis=1)
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, eta_log2: int) -> tuple[float, int]:
+    def fit_inputs(self, train_images: np.ndarray) -> None:
+        """WAGE's input quantiser is fixed (x/128 - 1): nothing to fit."""
+
+    def begin_epoch(self, epoch: int) -> dict:
+        """Set the learning-rate exponent of a 0-based epoch; returns it for the epoch record."""
+        self.eta_log2 = eta_log2_at(self.spec, epoch)
+        return {"eta": 2.0 ** self.eta_log2}
+
+    def end_epoch(self, epoch: int, test_accuracy: float) -> bool:
+        """WAGE has no early stopping: never stop."""
+        return False
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """One SGD step on a batch; returns (SSE loss per sample in real units, correct predictions)."""
         z = self.forward(images, train=True)
         one = np.int64(1) << (self.num.k_a - 1 + self.out_shift)  # the value 1.0 in logit units
@@ -181,7 +194,7 @@ class WageIntModel:
             err = self.layers[i].backward(err, need_input_grad=i > first)
         for layer in self.layers:
             if isinstance(layer, _WeightLayer):
-                layer.update(eta_log2, self.rng)
+                layer.update(self.eta_log2, self.rng)
         return loss, int((z.argmax(axis=1) == labels).sum())
 
     def weights(self) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from ..config import WorkloadSpec
 from ..numerics import Float32Gemm
 from ..numerics.pool import maxpool2d, maxpool2d_backward
 from .products import forward_product, input_grad_product, weight_grad_product
-from .wage_common import LayerPlan, plan_network
+from .wage_common import LayerPlan, eta_log2_at, plan_network
 
 
 class _FloatWeightLayer:
@@ -36,13 +36,15 @@ class _FloatWeightLayer:
         dx, _ = input_grad_product(self.spec, e, self.w, self.x.shape, self.engine)
         return dx
 
-    def update(self, lr: float, momentum: float) -> None:
+    def update(self, lr: float, momentum: float, clip: bool) -> None:
         if momentum:
             self.velocity *= np.float32(momentum)
             self.velocity += self.grad
             self.w -= np.float32(lr) * self.velocity
         else:
             self.w -= np.float32(lr) * self.grad
+        if clip:  # WAGE's C(W) with full-precision bits: weights stay within ±1
+            np.clip(self.w, -1, 1, out=self.w)
 
 
 class _FloatMaxPool:
@@ -59,12 +61,18 @@ class _FloatMaxPool:
 
 
 class _FloatReLU:
+    """ReLU, optionally clipped at 1 like WAGE's C(x) (gradient masked where clipped)."""
+
+    def __init__(self, clip: bool) -> None:
+        self.clip = clip
+
     def forward(self, z: np.ndarray, train: bool) -> np.ndarray:
-        self.positive = z > 0
-        return np.where(self.positive, z, np.float32(0))
+        self.active = (z > 0) & (z <= 1) if self.clip else z > 0
+        y = np.where(z > 0, z, np.float32(0))
+        return np.minimum(y, np.float32(1)) if self.clip else y
 
     def backward(self, e: np.ndarray, need_input_grad: bool) -> np.ndarray:
-        return np.where(self.positive, e, np.float32(0))
+        return np.where(self.active, e, np.float32(0))
 
 
 class WageFloatModel:
@@ -80,9 +88,9 @@ class WageFloatModel:
         for plan in plan_network(spec, spec.numerics.k_w):
             kind = plan.spec.kind
             self.layers.append(_FloatWeightLayer(plan, engine) if kind in ("conv", "fc")
-                               else _FloatMaxPool(plan) if kind == "maxpool" else _FloatReLU())
+                               else _FloatMaxPool(plan) if kind == "maxpool" else _FloatReLU(spec.wage.fp32_clip))
         self.first_weight_layer = next(i for i, l in enumerate(self.layers) if isinstance(l, _FloatWeightLayer))
-        self.eta0_log2 = spec.wage.eta_schedule[0].eta_log2
+        self.eta0_log2 = self.eta_log2 = spec.wage.eta_schedule[0].eta_log2
 
     def forward(self, images: np.ndarray, train: bool = False) -> np.ndarray:
         """Float logits for uint8 images (B, H, W)."""
@@ -95,7 +103,19 @@ class WageFloatModel:
         """Predicted classes."""
         return self.forward(images).argmax(axis=1)
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, eta_log2: int) -> tuple[float, int]:
+    def fit_inputs(self, train_images: np.ndarray) -> None:
+        """WAGE's input quantiser is fixed (x/128 - 1): nothing to fit."""
+
+    def begin_epoch(self, epoch: int) -> dict:
+        """Set the epoch's learning rate (the WAGE schedule rescaled); returns it for the epoch record."""
+        self.eta_log2 = eta_log2_at(self.spec, epoch)
+        return {"lr": self.spec.wage.fp32_lr * 2.0 ** (self.eta_log2 - self.eta0_log2)}
+
+    def end_epoch(self, epoch: int, test_accuracy: float) -> bool:
+        """No early stopping."""
+        return False
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """One SGD step on the batch-mean SSE; returns (loss per sample, correct predictions)."""
         out = self.forward(images, train=True)
         e = out.copy()
@@ -105,10 +125,10 @@ class WageFloatModel:
         first = self.first_weight_layer
         for i in range(len(self.layers) - 1, first - 1, -1):
             err = self.layers[i].backward(err, need_input_grad=i > first)
-        lr = self.spec.wage.fp32_lr * 2.0 ** (eta_log2 - self.eta0_log2)
+        lr = self.spec.wage.fp32_lr * 2.0 ** (self.eta_log2 - self.eta0_log2)
         for layer in self.layers:
             if isinstance(layer, _FloatWeightLayer):
-                layer.update(lr, self.spec.wage.fp32_momentum)
+                layer.update(lr, self.spec.wage.fp32_momentum, self.spec.wage.fp32_clip)
         return loss, int((out.argmax(axis=1) == labels).sum())
 
     def weights(self) -> dict[str, np.ndarray]:

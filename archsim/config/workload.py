@@ -13,11 +13,13 @@ from pathlib import Path
 from .errors import ConfigError
 from .reader import Section, load_yaml
 
-ALGORITHMS = ("wage",)
+ALGORITHMS = ("wage", "nitro_d")
 DATASETS = ("fashion_mnist",)
 ROUNDING = ("half_even", "half_up", "half_away", "toward_zero", "floor")
 OVERFLOW = ("wrap", "saturate")
-LAYER_KINDS = ("conv", "fc", "maxpool", "qrelu")
+LAYER_KINDS = {"wage": ("conv", "fc", "maxpool", "qrelu"), "nitro_d": ("conv", "fc", "maxpool", "dropout")}
+NITRO_RELU_MEAN = {3: 31, 4: 36, 5: 38, 7: 40, 8: 42, 10: 43, 15: 44, 16: 44, 20: 45}
+"""NITRO-ReLU mean correction per inverse negative slope (from the authors' code)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class LayerSpec:
     stride: int = 1
     out_features: int = 0
     size: int = 0
+    drop_remainder: bool = False
+    rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class NumericSpec:
         return f"{self.k_w}-{self.k_a}-{self.k_g}-{self.k_e}"
 
 
+NITRO_NUMERICS = NumericSpec(k_w=16, k_a=8, k_g=32, k_e=8, accumulator_bits=32, overflow="wrap",
+                             rounding="toward_zero", random_bits=16)
+"""NITRO-D's datapath: int8 activations, int16 weight storage, int32 accumulators, truncating division."""
+
+
 @dataclass(frozen=True)
 class EtaPhase:
     """From ``at_fraction`` of the epochs on, WAGE's learning rate is η = 2^eta_log2."""
@@ -68,6 +77,33 @@ class WageSpec:
     eta_schedule: tuple[EtaPhase, ...] = (EtaPhase(0.0, 3), EtaPhase(2 / 3, 0), EtaPhase(5 / 6, -3))
     fp32_lr: float = 1.0
     fp32_momentum: float = 0.0
+    fp32_clip: bool = True
+
+
+@dataclass(frozen=True)
+class NitroSpec:
+    """NITRO-D hyper-parameters (defaults from the authors' code and paper runs)."""
+
+    lr_inv: int = 512
+    eta_inv_forward: int = 10000
+    eta_inv_learning: int = 8000
+    amplification: int = 640
+    onehot_value: int = 32
+    head_max_features: int = 4096
+    relu_slope_inv: int = 4
+    augmentation: bool = False
+    plateau_factor: int = 3
+    plateau_patience: int = 15
+    plateau_start_epoch: int = 10
+    early_stop_patience: int = 35
+    early_stop_start_epoch: int = 30
+    min_delta: float = 0.01
+    stats_images: int = 25000
+
+    @property
+    def relu_mean(self) -> int:
+        """NITRO-ReLU's mean correction for this slope."""
+        return NITRO_RELU_MEAN[self.relu_slope_inv]
 
 
 @dataclass(frozen=True)
@@ -92,6 +128,7 @@ class WorkloadSpec:
     numerics: NumericSpec
     training: TrainingSpec
     wage: WageSpec = field(default_factory=WageSpec)
+    nitro: NitroSpec = field(default_factory=NitroSpec)
     num_classes: int = 10
     source_file: str = ""
 
@@ -101,11 +138,12 @@ class WorkloadSpec:
         return replace(self, training=replace(self.training, **values)) if values else self
 
 
-def _read_layer(sec: Section, index: int) -> LayerSpec:
-    kind = sec.string("type", choices=LAYER_KINDS)
+def _read_layer(sec: Section, index: int, algorithm: str) -> LayerSpec:
+    kind = sec.string("type", choices=LAYER_KINDS[algorithm])
     name = sec.string("name", f"{kind}{index}")
     if kind == "conv":
-        kernel = sec.integer("kernel", lo=1, hi=15)
+        kernel = (sec.integer("kernel", 3, lo=1, hi=15) if algorithm == "nitro_d"  # NITRO-D's convs are 3x3
+                  else sec.integer("kernel", lo=1, hi=15))
         pad_raw = sec.raw("padding", "same")
         if pad_raw == "same":
             if kernel % 2 == 0:
@@ -118,7 +156,15 @@ def _read_layer(sec: Section, index: int) -> LayerSpec:
     elif kind == "fc":
         spec = LayerSpec(kind, name, out_features=sec.integer("out_features", lo=1, hi=1 << 20))
     elif kind == "maxpool":
-        spec = LayerSpec(kind, name, size=sec.integer("size", 2, lo=2, hi=8))
+        drop = sec.raw("drop_remainder", False)
+        if not isinstance(drop, bool):
+            raise sec.error("drop_remainder", f"expected true or false, got {drop!r}")
+        spec = LayerSpec(kind, name, size=sec.integer("size", 2, lo=2, hi=8), drop_remainder=drop)
+    elif kind == "dropout":
+        rate = sec.number("rate")
+        if not 0 <= rate < 1:
+            raise sec.error("rate", f"expected a dropout rate in [0, 1), got {rate}")
+        spec = LayerSpec(kind, name, rate=rate)
     else:
         spec = LayerSpec(kind, name)
     sec.done()
@@ -144,6 +190,10 @@ def layer_output_shapes(spec_layers: tuple[LayerSpec, ...], input_shape: tuple[i
         elif layer.kind == "maxpool":
             if len(shape) != 3 or shape[0] < layer.size or shape[1] < layer.size:
                 raise ConfigError(file, where + ".size", f"a {layer.size}x{layer.size} max-pool does not fit input {shape}")
+            if (shape[0] % layer.size or shape[1] % layer.size) and not layer.drop_remainder:
+                raise ConfigError(file, where + ".size",
+                                  f"a {layer.size}x{layer.size} max-pool does not divide its {shape[0]}x{shape[1]} "
+                                  "input; set drop_remainder: true to drop the last rows/columns (floor mode)")
             shape = (shape[0] // layer.size, shape[1] // layer.size, shape[2])
         elif layer.kind == "fc":
             shape = (layer.out_features,)
@@ -156,8 +206,8 @@ def layer_output_shapes(spec_layers: tuple[LayerSpec, ...], input_shape: tuple[i
     return shapes
 
 
-def _read_numerics(sec: Section) -> NumericSpec:
-    d = NumericSpec()
+def _read_numerics(sec: Section, algorithm: str) -> NumericSpec:
+    d = NITRO_NUMERICS if algorithm == "nitro_d" else NumericSpec()
     spec = NumericSpec(
         k_w=sec.integer("k_w", d.k_w, lo=2, hi=16), k_a=sec.integer("k_a", d.k_a, lo=2, hi=16),
         k_g=sec.integer("k_g", d.k_g, lo=2, hi=32), k_e=sec.integer("k_e", d.k_e, lo=2, hi=16),
@@ -165,8 +215,13 @@ def _read_numerics(sec: Section) -> NumericSpec:
         overflow=sec.string("overflow", d.overflow, OVERFLOW),
         rounding=sec.string("rounding", d.rounding, ROUNDING),
         random_bits=sec.integer("random_bits", d.random_bits, lo=1, hi=32))
-    if spec.k_g < spec.k_w:
+    if algorithm == "wage" and spec.k_g < spec.k_w:
         raise sec.error("k_g", f"k_g must be >= k_w ({spec.k_w}): weights are stored on the k_g grid")
+    if algorithm == "nitro_d":
+        if spec.k_a != 8:
+            raise sec.error("k_a", f"NITRO-D's scaling and ReLU are defined on int8 activations: k_a must be 8, got {spec.k_a}")
+        if spec.k_w < 8:
+            raise sec.error("k_w", f"NITRO-D weights need at least 8 bits (initial bound 64), got {spec.k_w}")
     sec.done()
     return spec
 
@@ -176,6 +231,9 @@ def _read_wage(sec: Section) -> WageSpec:
     beta = sec.number("beta", d.beta, positive=True)
     fp32_lr = sec.number("fp32_lr", d.fp32_lr, positive=True)
     fp32_momentum = sec.number("fp32_momentum", d.fp32_momentum)
+    fp32_clip = sec.raw("fp32_clip", d.fp32_clip)
+    if not isinstance(fp32_clip, bool):
+        raise sec.error("fp32_clip", f"expected true or false, got {fp32_clip!r}")
     if not 0 <= fp32_momentum < 1:
         raise sec.error("fp32_momentum", f"expected a momentum in [0, 1), got {fp32_momentum}")
     phases = []
@@ -193,7 +251,51 @@ def _read_wage(sec: Section) -> WageSpec:
     if not phases or phases[0].at_fraction != 0 or any(b.at_fraction <= a.at_fraction for a, b in zip(phases, phases[1:])):
         raise sec.error("eta_schedule", "expected phases with increasing at_fraction, the first at 0")
     sec.done()
-    return WageSpec(beta=beta, eta_schedule=tuple(phases), fp32_lr=fp32_lr, fp32_momentum=fp32_momentum)
+    return WageSpec(beta=beta, eta_schedule=tuple(phases), fp32_lr=fp32_lr, fp32_momentum=fp32_momentum,
+                    fp32_clip=fp32_clip)
+
+
+def _read_nitro(sec: Section) -> NitroSpec:
+    d = NitroSpec()
+    slope = sec.integer("relu_slope_inv", d.relu_slope_inv, lo=1)
+    if slope not in NITRO_RELU_MEAN:
+        raise sec.error("relu_slope_inv", f"expected one of {sorted(NITRO_RELU_MEAN)} (slopes with a known mean "
+                                          f"correction), got {slope}")
+    aug = sec.raw("augmentation", d.augmentation)
+    if not isinstance(aug, bool):
+        raise sec.error("augmentation", f"expected true or false, got {aug!r}")
+    plateau = sec.section("plateau", {})
+    stop = sec.section("early_stopping", {})
+    spec = NitroSpec(
+        lr_inv=sec.integer("lr_inv", d.lr_inv, lo=1),
+        eta_inv_forward=sec.integer("eta_inv_forward", d.eta_inv_forward, lo=1),
+        eta_inv_learning=sec.integer("eta_inv_learning", d.eta_inv_learning, lo=1),
+        amplification=sec.integer("amplification", d.amplification, lo=1),
+        onehot_value=sec.integer("onehot_value", d.onehot_value, lo=1, hi=127),
+        head_max_features=sec.integer("head_max_features", d.head_max_features, lo=1),
+        relu_slope_inv=slope, augmentation=aug,
+        plateau_factor=plateau.integer("factor", d.plateau_factor, lo=1),
+        plateau_patience=plateau.integer("patience", d.plateau_patience, lo=1),
+        plateau_start_epoch=plateau.integer("start_epoch", d.plateau_start_epoch, lo=0),
+        early_stop_patience=stop.integer("patience", d.early_stop_patience, lo=1),
+        early_stop_start_epoch=stop.integer("start_epoch", d.early_stop_start_epoch, lo=0),
+        min_delta=sec.number("min_delta", d.min_delta),
+        stats_images=sec.integer("stats_images", d.stats_images, lo=1))
+    plateau.done()
+    stop.done()
+    return spec
+
+
+def _check_nitro_network(layers: tuple[LayerSpec, ...], file: str) -> None:
+    """NITRO-D: weight layers are local-loss blocks except the last fc (the output layer); at least one block."""
+    if sum(layer.kind in ("conv", "fc") for layer in layers) < 2:
+        raise ConfigError(file, "network.layers", "NITRO-D needs at least one local-loss block (conv or fc) "
+                                                  "before the output fc layer")
+    seen_fc = False
+    for i, layer in enumerate(layers):
+        if layer.kind == "conv" and seen_fc:
+            raise ConfigError(file, f"network.layers[{i}]", "a conv block cannot follow an fc block")
+        seen_fc = seen_fc or layer.kind == "fc"
 
 
 def _check_wage_quantised_inputs(layers: tuple[LayerSpec, ...], file: str) -> None:
@@ -217,19 +319,23 @@ def load_workload(path: str | Path) -> WorkloadSpec:
     name = top.string("name", Path(path).stem)
     alg = top.section("algorithm")
     algorithm = alg.string("name", choices=ALGORITHMS)
-    wage = _read_wage(alg)
+    wage, nitro = (_read_wage(alg), NitroSpec()) if algorithm == "wage" else (WageSpec(), _read_nitro(alg))
+    alg.done()
     dataset = top.string("dataset", "fashion_mnist", DATASETS)
     net = top.section("network")
     input_shape = net.int_list("input", 3, [28, 28, 1])
-    layers = tuple(_read_layer(s, i) for i, s in enumerate(net.sections("layers")))
+    layers = tuple(_read_layer(s, i, algorithm) for i, s in enumerate(net.sections("layers")))
     net.done()
     layer_output_shapes(layers, input_shape, file)
-    _check_wage_quantised_inputs(layers, file)
+    if algorithm == "wage":
+        _check_wage_quantised_inputs(layers, file)
+    else:
+        _check_nitro_network(layers, file)
     names = [layer.name for layer in layers]
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise ConfigError(file, f"network.layers[{i}].name", f"layer names must be unique; {n!r} repeats")
-    numerics = _read_numerics(top.section("numerics", {}))
+    numerics = _read_numerics(top.section("numerics", {}), algorithm)
     tr = top.section("training", {})
     d = TrainingSpec()
     training = TrainingSpec(epochs=tr.integer("epochs", d.epochs, lo=1, hi=10000),
@@ -239,4 +345,5 @@ def load_workload(path: str | Path) -> WorkloadSpec:
     tr.done()
     top.done()
     return WorkloadSpec(name=name, algorithm=algorithm, dataset=dataset, input_shape=input_shape,
-                        layers=layers, numerics=numerics, training=training, wage=wage, source_file=file)
+                        layers=layers, numerics=numerics, training=training, wage=wage, nitro=nitro,
+                        source_file=file)

@@ -103,6 +103,36 @@ def shift_right(x: np.ndarray, shift: int, mode: str = "half_even") -> np.ndarra
     return q + round_up
 
 
+def divide(x: np.ndarray, divisor: int, mode: str = "toward_zero") -> np.ndarray:
+    """x / divisor for a positive integer constant (any value, not only powers of two), exactly rounded.
+
+    This is the constant-divider operation (NITRO-D's scaling and update divisions use
+    ``toward_zero``). Modes as in :func:`shift_right`.
+    """
+    divisor = int(divisor)
+    if divisor < 1:
+        raise NumericsError(f"divisor must be a positive integer, got {divisor}")
+    if mode not in ROUNDING_MODES:
+        raise NumericsError(f"rounding mode must be one of {', '.join(ROUNDING_MODES)}, got {mode!r}")
+    x = np.asarray(x, dtype=np.int64)
+    if divisor == 1:
+        return x.copy()
+    d = np.int64(divisor)
+    if mode == "floor":
+        return x // d
+    if mode == "toward_zero":
+        q = np.abs(x) // d
+        return np.where(x < 0, -q, q)
+    if mode == "half_up":
+        return (2 * x + d) // (2 * d)
+    if mode == "half_away":
+        q = (2 * np.abs(x) + d) // (2 * d)
+        return np.where(x < 0, -q, q)
+    q, r = np.divmod(x, d)  # half_even: r in [0, d)
+    round_up = (2 * r > d) | ((2 * r == d) & ((q & 1) == 1))
+    return q + round_up
+
+
 def round_log2(m: int) -> int:
     """round(log2 m) for a positive integer, exactly (no float): ties cannot occur for integers."""
     m = int(m)
