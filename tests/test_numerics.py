@@ -299,3 +299,16 @@ def test_padded_rectangular_maxpool_matches_reference(data, h, kh, kw, ph, pw):
         if 0 <= r < h and 0 <= col < h:
             want[b, r, col, c] += dy[b, i, j, c]
     assert np.array_equal(dx, want)
+
+
+@pytest.mark.parametrize("mode", nm.ROUNDING_MODES)
+def test_divide_at_the_float_fast_path_bound(mode):
+    from archsim.numerics.intops import FLOAT_DIVIDE_BOUND
+    b = FLOAT_DIVIDE_BOUND
+    values = [b - 1, -(b - 1), b - 2, b, -b, b + 1, 3 * (b // 4) + 1, -(3 * (b // 4)) - 1, 5, -5, 0]
+    for d in (1, 2, 3, 7, 1000, b - 1, b, b + 3):
+        got = nm.divide(np.array(values, dtype=np.int64), d, mode)
+        assert got.tolist() == [ref.divide(v, d, mode) for v in values], d
+    for d in (2, 6, 10):  # exact ties
+        halves = [d // 2 + k * d for k in range(-4, 4)]
+        assert nm.divide(np.array(halves), d, mode).tolist() == [ref.divide(v, d, mode) for v in halves]

@@ -103,6 +103,32 @@ def shift_right(x: np.ndarray, shift: int, mode: str = "half_even") -> np.ndarra
     return q + round_up
 
 
+FLOAT_DIVIDE_BOUND = 1 << 52
+"""Below this, float64 division decides every rounding exactly (see :func:`_divide_via_float`)."""
+
+
+def _divide_via_float(x: np.ndarray, divisor: int, mode: str) -> np.ndarray:
+    """x / d rounded by ``mode`` through one float64 division; exact for |x|, d < 2^52.
+
+    The correctly rounded quotient r has an absolute error below |x/d|·2^-53 < 1/(2d),
+    while a non-integer x/d is at least 1/d from an integer and a non-tie is at least
+    1/(2d) from a half-integer; so floor/trunc/round of r equal those of x/d, and exact
+    quotients and ties are representable (|r| < 2^52 keeps r ± 0.5 exact too).
+    """
+    r = x / np.float64(divisor)
+    if mode == "floor":
+        q = np.floor(r)
+    elif mode == "toward_zero":
+        q = np.trunc(r)
+    elif mode == "half_up":
+        q = np.floor(r + 0.5)
+    elif mode == "half_away":
+        q = np.copysign(np.floor(np.abs(r) + 0.5), r)
+    else:
+        q = np.rint(r)
+    return q.astype(np.int64)
+
+
 def divide(x: np.ndarray, divisor: int, mode: str = "toward_zero") -> np.ndarray:
     """x / divisor for a positive integer constant (any value, not only powers of two), exactly rounded.
 
@@ -114,9 +140,15 @@ def divide(x: np.ndarray, divisor: int, mode: str = "toward_zero") -> np.ndarray
         raise NumericsError(f"divisor must be a positive integer, got {divisor}")
     if mode not in ROUNDING_MODES:
         raise NumericsError(f"rounding mode must be one of {', '.join(ROUNDING_MODES)}, got {mode!r}")
-    x = np.asarray(x, dtype=np.int64)
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        x = x.astype(np.int64)
     if divisor == 1:
-        return x.copy()
+        return x.astype(np.int64)
+    if divisor < FLOAT_DIVIDE_BOUND and (x.dtype.itemsize <= 4 or x.size == 0
+                                         or max(-int(x.min()), int(x.max())) < FLOAT_DIVIDE_BOUND):
+        return _divide_via_float(x, divisor, mode)
+    x = x.astype(np.int64)
     d = np.int64(divisor)
     if mode == "floor":
         return x // d
