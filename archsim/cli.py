@@ -56,7 +56,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{spec.name}-{args.numerics}-seed{spec.training.seed}")
     if not args.quiet:
         print(f"archsim {__version__}: training {spec.name} ({spec.algorithm}, "
-              f"{'numerics ' + spec.numerics.label() if args.numerics == 'int' else 'float32 reference'}) on "
+              f"{'numerics: ' + spec.numerics.describe(spec.algorithm) if args.numerics == 'int' else 'float32 reference'}) on "
               f"{data.name}/{data.variant} ({len(data.train_labels)} train, {len(data.test_labels)} test images), "
               f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, seed {spec.training.seed}",
               file=sys.stderr, flush=True)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def throughput(spec, data, numerics: str, n_batches: int) -> float:
     """Images per second over ``n_batches`` training steps (after one warm-up step)."""
     model = build_model(spec, numerics)
+    model.fit_inputs(data.train_images)
     batches = epoch_batches(len(data.train_labels), spec.training.batch_size, spec.training.seed, 0)
     first = batches[0]
     model.begin_epoch(0)
@@ -35,10 +36,13 @@ def throughput(spec, data, numerics: str, n_batches: int) -> float:
 def main() -> None:
     tune_malloc()
     n_batches = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    only = sys.argv[2:]  # optional workload names
     data = load_dataset("fashion_mnist", "mini")
     print(f"{'workload':20s} {'numerics':>9s} {'batch':>6s} {'images/s':>10s} {'ms/step':>9s}")
     for path in sorted((ROOT / "workloads").glob("*.yaml")):
         spec = load_workload(path)
+        if only and spec.name not in only:
+            continue
         for numerics in ("int", "fp32"):
             ips = throughput(spec, data, numerics, n_batches)
             bs = spec.training.batch_size

@@ -55,6 +55,13 @@ class NumericSpec:
         """Short name such as ``2-8-8-8``."""
         return f"{self.k_w}-{self.k_a}-{self.k_g}-{self.k_e}"
 
+    def describe(self, algorithm: str) -> str:
+        """One line for progress output."""
+        if algorithm == "wage":
+            return f"WAGE {self.label()}, {self.accumulator_bits}-bit {self.overflow} accumulators"
+        return (f"int{self.k_a} activations, int{self.k_w} weights, int{self.k_e} head errors, "
+                f"{self.accumulator_bits}-bit {self.overflow} accumulators, {self.rounding} division")
+
 
 NITRO_NUMERICS = NumericSpec(k_w=16, k_a=8, k_g=32, k_e=8, accumulator_bits=32, overflow="wrap",
                              rounding="toward_zero", random_bits=16)
