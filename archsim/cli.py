@@ -34,6 +34,10 @@ class _Progress:
             print(f"  epoch {ev['epoch']}/{ev['epochs']}  batch {ev['batch']}/{ev['batches']}  "
                   f"loss {ev['loss']:.4f}  train acc {100 * ev['train_accuracy']:5.2f}%  "
                   f"{ev['images_per_s']:7.1f} img/s", file=sys.stderr, flush=True)
+        elif ev["event"] == "eval":
+            if now - self.last >= 1.0 and ev["done"] != ev["total"]:
+                self.last = now
+                print(f"  testing {ev['done']}/{ev['total']}", file=sys.stderr, flush=True)
         elif ev["event"] == "resume":
             print(f"resuming after epoch {ev['epoch']}/{ev['epochs']} from the checkpoint", file=sys.stderr, flush=True)
         else:

@@ -84,11 +84,14 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.nda
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
+def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int,
+             progress: ProgressFn | None = None) -> float:
     """Test accuracy in [0, 1]."""
     correct = 0
     for i in range(0, len(labels), batch_size):
         correct += int((model.predict(images[i:i + batch_size]) == labels[i:i + batch_size]).sum())
+        if progress:
+            progress({"event": "eval", "done": min(i + batch_size, len(labels)), "total": len(labels)})
     return correct / max(len(labels), 1)
 
 
@@ -141,7 +144,7 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
                           "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)})
         seconds = time.perf_counter() - t0
         train_seconds += seconds
-        test_acc = evaluate(model, data.test_images, data.test_labels, tr.eval_batch_size)
+        test_acc = evaluate(model, data.test_images, data.test_labels, tr.eval_batch_size, progress)
         stop = model.end_epoch(epoch, test_acc)
         rec = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, test_acc, seconds, seen / seconds, schedule,
                           seen, stop)
