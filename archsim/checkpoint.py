@@ -16,7 +16,11 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, records: list[dict],
                     train_seconds: float, state: dict) -> Path:
-    """Write model state plus progress; the file is replaced atomically so a crash never leaves half a file."""
+    """Write model state plus progress; the file is replaced atomically so a crash never leaves half a file.
+
+    ``state`` holds arrays in "weights" (and optionally "velocity") and everything else,
+    JSON-serialisable, in "json".
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     arrays = {}
@@ -24,7 +28,7 @@ def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, record
         for name, value in state.get(group, {}).items():
             arrays[f"{group}/{name}"] = value
     meta = {"run_key": run_key, "epochs_done": epochs_done, "records": records, "train_seconds": train_seconds,
-            "random_bits": state.get("random_bits"), "counts": state.get("counts", {})}
+            "model": state.get("json", {})}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path = out / CHECKPOINT_NAME
     tmp = out / (CHECKPOINT_NAME + ".tmp.npz")
@@ -52,6 +56,5 @@ def load_checkpoint(out_dir: str | Path, run_key: dict) -> tuple[int, list[dict]
         changed = sorted(k for k in set(meta["run_key"]) | set(run_key) if meta["run_key"].get(k) != run_key.get(k))
         raise CheckpointError(f"{path}: checkpoint belongs to a different run (differs in: {', '.join(changed)}); "
                               "use another --out or delete it")
-    state["random_bits"] = meta["random_bits"]
-    state["counts"] = meta["counts"]
+    state["json"] = meta["model"]
     return meta["epochs_done"], meta["records"], meta["train_seconds"], state

@@ -140,13 +140,13 @@ def test_fp32_mode_writes_its_record(tmp_path):
 
 
 
-def _small_run():
+def _small_run(workload="lenet5_wage"):
     import dataclasses
 
     from archsim.data import load_dataset
     data = load_dataset()
     data = dataclasses.replace(data, train_images=data.train_images[:192], train_labels=data.train_labels[:192])
-    return load_workload("workloads/lenet5_wage.yaml").with_overrides(epochs=3, batch_size=64), data
+    return load_workload(f"workloads/{workload}.yaml").with_overrides(epochs=3, batch_size=64), data
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):
@@ -159,11 +159,13 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
         train(spec, data, "int", checkpoint_dir=tmp_path, resume=True)
 
 
-def test_resume_continues_bit_identically_after_an_interruption(tmp_path):
+@pytest.mark.parametrize("workload,numerics", [("lenet5_wage", "int"), ("lenet5_wage", "fp32"),
+                                               ("mlp3_nitro", "int")])
+def test_resume_continues_bit_identically_after_an_interruption(tmp_path, workload, numerics):
     import archsim.checkpoint as ck
     import archsim.train as tr
-    spec, data = _small_run()
-    straight, m1 = tr.train(spec, data, "int")
+    spec, data = _small_run(workload)
+    straight, m1 = tr.train(spec, data, numerics)
     real_save = ck.save_checkpoint
 
     def save_then_stop_after_two(*args, **kw):
@@ -174,11 +176,11 @@ def test_resume_continues_bit_identically_after_an_interruption(tmp_path):
     tr.save_checkpoint = save_then_stop_after_two
     try:
         with pytest.raises(KeyboardInterrupt):
-            tr.train(spec, data, "int", checkpoint_dir=tmp_path)
+            tr.train(spec, data, numerics, checkpoint_dir=tmp_path)
     finally:
         tr.save_checkpoint = real_save
     events = []
-    resumed, m2 = tr.train(spec, data, "int", checkpoint_dir=tmp_path, resume=True, progress=events.append)
+    resumed, m2 = tr.train(spec, data, numerics, checkpoint_dir=tmp_path, resume=True, progress=events.append)
     assert events[0] == {"event": "resume", "epoch": 2, "epochs": 3}
     assert resumed.test_accuracy_per_epoch == straight.test_accuracy_per_epoch
     assert resumed.overflow_counts == straight.overflow_counts

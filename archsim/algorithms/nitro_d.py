@@ -259,10 +259,10 @@ class NitroModel:
 
     def state(self) -> dict:
         """Everything needed to continue training identically."""
-        meta = {"lr_inv": self.lr_inv, "plateau": self.plateau, "step": self.step,
+        meta = {"lr_inv": self.lr_inv, "plateau": self.plateau, "step": self.step, "random_bits": self.rng.state(),
+                "counts": self.counts,
                 "input_stats": [int(self.input_stats[0][0]), int(self.input_stats[1][0])] if self.input_stats else None}
-        return {"weights": self.weights(), "random_bits": {"bits": self.rng.state(), "nitro": meta},
-                "counts": self.counts}
+        return {"weights": self.weights(), "json": meta}
 
     def load_state(self, state: dict) -> None:
         """Restore a :meth:`state`."""
@@ -270,10 +270,10 @@ class NitroModel:
         for b in self.blocks:
             b.w, b.head_w = self.arith.weights(w[b.spec.name]), self.arith.weights(w[b.spec.name + "_head"])
         self.out_w = self.arith.weights(w[self.out_spec.name])
-        self.rng.set_state(state["random_bits"]["bits"])
-        meta = state["random_bits"]["nitro"]
+        meta = state["json"]
+        self.rng.set_state(meta["random_bits"])
         self.lr_inv, self.plateau, self.step = meta["lr_inv"], dict(meta["plateau"]), meta["step"]
         if meta["input_stats"]:
             self.input_stats = (np.array([meta["input_stats"][0]]), np.array([meta["input_stats"][1]]))
-        for name, counts in state["counts"].items():
+        for name, counts in meta["counts"].items():
             self.counts[name].update(counts)

@@ -203,15 +203,15 @@ class WageIntModel:
 
     def state(self) -> dict:
         """Everything needed to continue training bit-identically: weights, random-bit state, counters."""
-        return {"weights": self.weights(), "random_bits": self.rng.state(), "counts": self.counts}
+        return {"weights": self.weights(), "json": {"random_bits": self.rng.state(), "counts": self.counts}}
 
     def load_state(self, state: dict) -> None:
         """Restore a :meth:`state`."""
         for layer in self.layers:
             if isinstance(layer, _WeightLayer):
                 layer.w_stored = np.asarray(state["weights"][layer.spec.name], dtype=np.int32).copy()
-        self.rng.set_state(state["random_bits"])
-        for name, counts in state["counts"].items():
+        self.rng.set_state(state["json"]["random_bits"])
+        for name, counts in state["json"]["counts"].items():
             self.counts[name].update(counts)
 
     def alphas(self) -> dict[str, int]:

@@ -138,7 +138,7 @@ class WageFloatModel:
     def state(self) -> dict:
         """Weights and momentum buffers (enough to continue training identically)."""
         layers = [l for l in self.layers if isinstance(l, _FloatWeightLayer)]
-        return {"weights": self.weights(), "velocity": {l.spec.name: l.velocity.copy() for l in layers}, "counts": {}}
+        return {"weights": self.weights(), "velocity": {l.spec.name: l.velocity.copy() for l in layers}, "json": {}}
 
     def load_state(self, state: dict) -> None:
         """Restore a :meth:`state`."""
