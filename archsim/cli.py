@@ -13,6 +13,7 @@ from .checkpoint import CheckpointError
 from .config import ConfigError, load_workload
 from .data import DataError, load_dataset
 from .numerics import NumericsError
+from .trace import TraceError
 
 EXIT_USER_ERROR = 2
 
@@ -73,6 +74,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from .train import record_trace
+
+    spec = load_workload(args.workload)
+    data = load_dataset(spec.dataset, "mini")
+    trace = record_trace(spec, data, batch_size=args.batch)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    trace.save(out)
+    macs = trace.macs_by_phase()
+    print(f"{len(trace.ops)} ops, batch {trace.batch}; MACs by phase: "
+          + ", ".join(f"{k} {v:,}" for k, v in macs.items()))
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``archsim`` command."""
     parser = argparse.ArgumentParser(prog="archsim", description=__doc__)
@@ -93,11 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from DIR/checkpoint.npz (written after every epoch) instead of starting over")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=_cmd_train)
+    r = sub.add_parser("trace", help="record the ops of one integer training step (embedded data) as JSON")
+    r.add_argument("--workload", required=True, help="workload YAML file")
+    r.add_argument("--batch", type=int, help="batch size (default: the workload's)")
+    r.add_argument("--out", required=True, help="trace JSON file to write")
+    r.set_defaults(func=_cmd_trace)
     return parser
 
 
 def _check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "limit_train"):
+    for name in ("epochs", "batch_size", "limit_train", "batch"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -113,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_positive(parser, args)
     try:
         return args.func(args)
-    except (ConfigError, DataError, NumericsError, CheckpointError) as exc:
+    except (ConfigError, DataError, NumericsError, CheckpointError, TraceError) as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from . import __version__
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import NumericSpec, WorkloadSpec
 from .data import Dataset
+from .trace import Trace, TraceRecorder
 
 NUMERICS_KINDS = ("int", "fp32")
 ProgressFn = Callable[[dict], None]
@@ -168,6 +169,20 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
         images_per_s=sum(r.images for r in records) / max(sum(r.seconds for r in records), 1e-9), wall_s=time.perf_counter() - start,
         overflow_counts=model.counts, epoch_records=records)
     return result, model
+
+
+def record_trace(spec: WorkloadSpec, data: Dataset, numeric_spec: NumericSpec | None = None,
+                 batch_size: int | None = None) -> Trace:
+    """Run one integer training step on the first batch of ``data`` and return its recorded ops."""
+    model = build_model(spec, "int", numeric_spec)
+    model.fit_inputs(data.train_images)
+    model.begin_epoch(0)
+    batch = batch_size or spec.training.batch_size
+    recorder = TraceRecorder()
+    model.record_into(recorder)
+    model.train_step(data.train_images[:batch], data.train_labels[:batch])
+    model.record_into(None)
+    return recorder.trace(spec.name, spec.algorithm, batch, asdict(numeric_spec or spec.numerics))
 
 
 def write_results(result: TrainResult, model, out_dir: str | Path) -> Path:

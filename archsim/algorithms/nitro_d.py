@@ -15,7 +15,8 @@ import numpy as np
 from ..config import LayerSpec, NumericSpec, WorkloadSpec, layer_output_shapes
 from ..numerics import RandomBits, divide, maxpool2d, maxpool2d_backward
 from .nitro_layers import FloatArith, IntArith, dropout_multiplier, kaiming_bound
-from .products import fan_in, forward_product, input_grad_product, weight_grad_product, weight_shape
+from ..trace import TraceRecorder, access
+from .products import Recording, fan_in, forward_product, input_grad_product, weight_grad_product, weight_shape
 
 COUNTER_KEYS = ("acc_overflow_forward", "acc_overflow_input_grad", "acc_overflow_weight_grad",
                 "saturated_activations", "wrapped_errors", "saturated_weights")
@@ -82,6 +83,7 @@ class NitroModel:
         self.plateau = {"best": -1.0, "wait": 0, "stop_best": -1.0, "stop_wait": 0}
         self.step = 0
         self.input_stats: tuple[np.ndarray, np.ndarray] | None = None
+        self.recorder: TraceRecorder | None = None
         init = np.random.Generator(np.random.PCG64(np.random.SeedSequence([spec.training.seed, 0x417B0])))
         shapes = layer_output_shapes(spec.layers, spec.input_shape, spec.source_file, spec.num_classes)
         self.items: list = []  # ("block", _Block) | ("maxpool", LayerSpec) | ("dropout", LayerSpec)
@@ -100,6 +102,33 @@ class NitroModel:
                 self.items.append((layer.kind, layer))
             in_shape = out_shape
         self.blocks = [item for kind, item in self.items if kind == "block"]
+
+    # ----- trace recording (every call is a no-op unless a recorder is set) -----
+    def record_into(self, recorder: TraceRecorder | None) -> None:
+        """Record every op of the following steps into ``recorder`` (None stops recording)."""
+        self.recorder = recorder
+
+    def _recording(self, name: str, phase: str | None = None, bits_out: int | None = None) -> Recording | None:
+        n = self.num
+        if self.recorder is None:
+            return None
+        return Recording(self.recorder, name, n.k_a, n.k_w, bits_out or n.accumulator_bits, n.accumulator_bits, phase)
+
+    def _rec(self, kind: str, layer: str, phase: str, reads: list, writes: list, **params: object) -> None:
+        """Record one op; ``reads``/``writes`` are (tensor name, array, bits) triples."""
+        if self.recorder is not None:
+            self.recorder.record(kind, layer, phase, [access(*t) for t in reads], [access(*t) for t in writes],
+                                 **params)
+
+    def _rec_update(self, name: str, w: np.ndarray, g: np.ndarray, new_w: np.ndarray, denom: int, eta: int) -> None:
+        n = self.num
+        self._rec("update", name, "update", [(f"{name}.w", w, n.k_w), (f"{name}.dw", g, n.accumulator_bits)],
+                  [(f"{name}.w", new_w, n.k_w)], op="divide_decay_subtract", divisor=denom, decay_divisor=eta,
+                  rounding=n.rounding)
+
+    def _rec_scale(self, name: str, phase: str, z: np.ndarray, y: np.ndarray, sf: int) -> None:
+        self._rec("eltwise", name, phase, [(f"{name}.z", z, self.num.accumulator_bits)], [(f"{name}.s", y, 8)],
+                  op="divide_clip", divisor=sf, rounding=self.num.rounding)
 
     # ----- data -----
     def fit_inputs(self, train_images: np.ndarray) -> None:
@@ -141,23 +170,31 @@ class NitroModel:
             x = x.astype(np.float32)
         for kind, item in self.items:
             if kind == "block":
-                z, n = forward_product(item.spec, x, item.w, a.engine)
+                z, n = forward_product(item.spec, x, item.w, a.engine, self._recording(item.spec.name))
                 z = z.reshape((x.shape[0],) + item.out_shape)
                 s, n_sat = a.scale(z, item.sf)
+                self._rec_scale(item.spec.name, "forward", z, s, item.sf)
                 if train:
                     item.counts["acc_overflow_forward"] += n
                     item.counts["saturated_activations"] += n_sat
                     item.x, item.s = x, s
                 x = a.relu(s)
+                self._rec("eltwise", item.spec.name, "forward", [(f"{item.spec.name}.s", s, 8)],
+                          [(f"{item.spec.name}.a", x, 8)], op="nitro_relu", divisor=self.spec.nitro.relu_slope_inv)
                 if train:
                     item.a = x
             elif kind == "maxpool":
-                x, _ = maxpool2d(x, item.size)
+                x_in, (x, _) = x, maxpool2d(x, item.size)
+                self._rec("pool", item.name, "forward", [(f"{item.name}.x", x_in, 8)], [(f"{item.name}.y", x, 8)],
+                          op="max", size=item.size)
             elif kind == "dropout" and train and item.rate > 0:
                 keep = self.rng.draw(x.size, 16).reshape(x.shape) >= round(item.rate * (1 << 16))
-                x = a.dropout(x, keep, dropout_multiplier(item.rate))
-        z, n = forward_product(self.out_spec, x, self.out_w, a.engine)
+                x_in, x = x, a.dropout(x, keep, dropout_multiplier(item.rate))
+                self._rec("eltwise", item.name, "forward", [(f"{item.name}.x", x_in, 8)], [(f"{item.name}.y", x, 16)],
+                          op="dropout", random_bits=16, multiplier=dropout_multiplier(item.rate), divisor=1000)
+        z, n = forward_product(self.out_spec, x, self.out_w, a.engine, self._recording(self.out_spec.name))
         y_hat, n_sat = a.scale(z, 256 * self.out_fan_in)
+        self._rec_scale(self.out_spec.name, "forward", z, y_hat, 256 * self.out_fan_in)
         if train:
             self.out_counts["acc_overflow_forward"] += n
             self.out_counts["saturated_activations"] += n_sat
@@ -178,17 +215,26 @@ class NitroModel:
         """Local loss of one block: update its head, return δ at the block's scaling output."""
         a, ns = self.arith, self.spec.nitro
         h = block.a
+        name = block.head_spec.name
         if block.pool is not None:
             p, arg = maxpool2d(h, block.pool, block.pool_pad)
+            self._rec("pool", name, "local_head", [(f"{name}.x", h, 8)], [(f"{name}.p", p, 8)], op="max",
+                      size=list(block.pool), padding=list(block.pool_pad))
         else:
             p = h
         flat = p.reshape(len(target), -1)
-        z, n = forward_product(block.head_spec, flat, block.head_w, a.engine)
+        rec = self._recording(name, "local_head", self.num.k_e)
+        z, n = forward_product(block.head_spec, flat, block.head_w, a.engine, rec)
         y_hat, n_sat = a.scale(z, block.head_sf)
+        self._rec_scale(name, "local_head", z, y_hat, block.head_sf)
         delta, n_wrap = a.error(y_hat, target)
-        g, n_g = weight_grad_product(block.head_spec, flat, delta, a.engine)
-        d_flat, n_dx = input_grad_product(block.head_spec, delta, block.head_w, flat.shape, a.engine)
+        self._rec("eltwise", name, "local_head", [(f"{name}.y_hat", y_hat, 8)], [(f"{name}.delta", delta, self.num.k_e)],
+                  op="subtract_target")
+        g, n_g = weight_grad_product(block.head_spec, flat, delta, a.engine, rec)
+        d_flat, n_dx = input_grad_product(block.head_spec, delta, block.head_w, flat.shape, a.engine, rec)
+        old_w = block.head_w
         block.head_w, n_w = a.update(block.head_w, g, self.lr_inv, ns.eta_inv_learning)
+        self._rec_update(name, old_w, g, block.head_w, self.lr_inv, ns.eta_inv_learning)
         c = block.head_counts
         c["acc_overflow_forward"] += n
         c["saturated_activations"] += n_sat
@@ -199,7 +245,11 @@ class NitroModel:
         d = d_flat.reshape(p.shape)
         if block.pool is not None:
             d = maxpool2d_backward(d, arg, h.shape, block.pool, block.pool_pad)
-        return a.relu_backward(d, block.s)
+        ds = a.relu_backward(d, block.s)
+        acc = self.num.accumulator_bits
+        self._rec("eltwise", block.spec.name, "local_head", [(f"{block.spec.name}.d_a", d, acc)],
+                  [(f"{block.spec.name}.d_s", ds, acc)], op="nitro_relu_backward", divisor=ns.relu_slope_inv)
+        return ds
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """One NITRO-D step; returns (output-layer RSS per sample, correct predictions)."""
@@ -207,15 +257,22 @@ class NitroModel:
         target = self._targets(labels)
         y_hat = self._forward(images, train=True)
         delta, n_wrap = a.error(y_hat, target)
-        g, n_g = weight_grad_product(self.out_spec, self.out_x, delta, a.engine)
+        out = self.out_spec.name
+        self._rec("eltwise", out, "loss", [(f"{out}.y_hat", y_hat, 8)], [(f"{out}.delta", delta, self.num.k_e)],
+                  op="subtract_target")
+        g, n_g = weight_grad_product(self.out_spec, self.out_x, delta, a.engine, self._recording(out, None, self.num.k_e))
+        old_w = self.out_w
         self.out_w, n_w = a.update(self.out_w, g, self.lr_inv, ns.eta_inv_learning)
+        self._rec_update(out, old_w, g, self.out_w, self.lr_inv, ns.eta_inv_learning)
         self.out_counts["wrapped_errors"] += n_wrap
         self.out_counts["acc_overflow_weight_grad"] += n_g
         self.out_counts["saturated_weights"] += n_w
         for block in reversed(self.blocks):
             d = self._head_step(block, target)
-            g, n_g = weight_grad_product(block.spec, block.x, d, a.engine)
+            g, n_g = weight_grad_product(block.spec, block.x, d, a.engine, self._recording(block.spec.name))
+            old_w = block.w
             block.w, n_w = a.update(block.w, g, self.lr_inv * block.af, ns.eta_inv_forward)
+            self._rec_update(block.spec.name, old_w, g, block.w, self.lr_inv * block.af, ns.eta_inv_forward)
             block.counts["acc_overflow_weight_grad"] += n_g
             block.counts["saturated_weights"] += n_w
             block.x = block.s = block.a = None

@@ -2,40 +2,101 @@
 
 Shared by every algorithm: an integer engine makes them exact through the accumulator,
 the float32 engine gives the float reference. ``geometry`` is the layer's LayerSpec.
+With a :class:`Recording` each product also appends its op (GEMM view M, N, K, conv
+geometry, operand bits, measured zero fractions) to the step's trace.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import LayerSpec
 from ..numerics import conv2d, conv2d_input_grad, conv2d_weight_grad
 from ..numerics.engine import GemmEngine
+from ..trace import TraceRecorder, access
 
 
-def forward_product(layer: LayerSpec, x: np.ndarray, w: np.ndarray, engine: GemmEngine) -> tuple[np.ndarray, int]:
+@dataclass(frozen=True)
+class Recording:
+    """Where and how to record a product: the recorder, the layer name, operand/result/accumulator bits."""
+
+    recorder: TraceRecorder
+    layer: str
+    bits_in: int
+    bits_weight: int
+    bits_out: int
+    acc_bits: int
+    phase: str | None = None  # overrides the product's own phase (e.g. "local_head")
+
+
+def _record(rec: Recording | None, phase: str, layer: LayerSpec, names: tuple[str, str, str],
+            a: np.ndarray, b: np.ndarray, out: np.ndarray, bits: tuple[int, int], m: int, n: int, k: int,
+            conv: dict | None) -> None:
+    if rec is None:
+        return
+    kind = "conv2d" if layer.kind == "conv" else "gemm"
+    params = {"m": m, "n": n, "k": k, "acc_bits": rec.acc_bits, "product": phase, **(conv or {})}
+    rec.recorder.record(kind, rec.layer, rec.phase or phase,
+                        [access(f"{rec.layer}.{names[0]}", a, bits[0]), access(f"{rec.layer}.{names[1]}", b, bits[1])],
+                        [access(f"{rec.layer}.{names[2]}", out, rec.acc_bits)], **params)
+
+
+def _conv_geometry(layer: LayerSpec, x_shape: tuple, y_shape: tuple) -> dict:
+    return {"batch": x_shape[0], "in_h": x_shape[1], "in_w": x_shape[2], "in_c": x_shape[3],
+            "out_h": y_shape[1], "out_w": y_shape[2], "out_c": y_shape[3], "kernel": layer.kernel,
+            "stride": layer.stride, "padding": layer.padding}
+
+
+def forward_product(layer: LayerSpec, x: np.ndarray, w: np.ndarray, engine: GemmEngine,
+                    rec: Recording | None = None) -> tuple[np.ndarray, int]:
     """y = x * w (conv, NHWC) or x·w (fc, input flattened); returns (y, overflow events)."""
     if layer.kind == "conv":
-        return conv2d(x, w, layer.padding, layer.stride, engine)
+        y, n = conv2d(x, w, layer.padding, layer.stride, engine)
+        if rec:
+            _record(rec, "forward", layer, ("x", "w", "z"), x, w, y, (rec.bits_in, rec.bits_weight),
+                    y.shape[0] * y.shape[1] * y.shape[2], y.shape[3], w.shape[0] * w.shape[1] * w.shape[2],
+                    _conv_geometry(layer, x.shape, y.shape))
+        return y, n
     a, b, bounds = engine.prepare(x.reshape(x.shape[0], -1), w, w.shape[0])
-    return engine(a, b, bounds)
+    y, n = engine(a, b, bounds)
+    _record(rec, "forward", layer, ("x", "w", "z"), x, w, y, (rec.bits_in, rec.bits_weight) if rec else (0, 0),
+            x.shape[0], w.shape[1], w.shape[0], None)
+    return y, n
 
 
 def input_grad_product(layer: LayerSpec, dy: np.ndarray, w: np.ndarray, x_shape: tuple,
-                       engine: GemmEngine) -> tuple[np.ndarray, int]:
+                       engine: GemmEngine, rec: Recording | None = None) -> tuple[np.ndarray, int]:
     """dx for the layer's input of ``x_shape``; returns (dx, overflow events)."""
     if layer.kind == "conv":
-        return conv2d_input_grad(dy, w, x_shape, layer.padding, layer.stride, engine)
+        dx, n = conv2d_input_grad(dy, w, x_shape, layer.padding, layer.stride, engine)
+        if rec:
+            _record(rec, "input_grad", layer, ("dz", "w", "dx"), dy, w, dx, (rec.bits_out, rec.bits_weight),
+                    x_shape[0] * x_shape[1] * x_shape[2], x_shape[3], w.shape[0] * w.shape[1] * w.shape[3],
+                    _conv_geometry(layer, x_shape, dy.shape))
+        return dx, n
     a, b, bounds = engine.prepare(dy, w, w.shape[1])
     dx, n = engine(a, b.T, bounds)
+    _record(rec, "input_grad", layer, ("dz", "w", "dx"), dy, w, dx, (rec.bits_out, rec.bits_weight) if rec else (0, 0),
+            dy.shape[0], w.shape[0], w.shape[1], None)
     return dx.reshape(x_shape), n
 
 
-def weight_grad_product(layer: LayerSpec, x: np.ndarray, dy: np.ndarray, engine: GemmEngine) -> tuple[np.ndarray, int]:
+def weight_grad_product(layer: LayerSpec, x: np.ndarray, dy: np.ndarray, engine: GemmEngine,
+                        rec: Recording | None = None) -> tuple[np.ndarray, int]:
     """dw with the shape of the layer's weights; returns (dw, overflow events)."""
     if layer.kind == "conv":
-        return conv2d_weight_grad(x, dy, layer.kernel, layer.padding, layer.stride, engine)
+        dw, n = conv2d_weight_grad(x, dy, layer.kernel, layer.padding, layer.stride, engine)
+        if rec:
+            _record(rec, "weight_grad", layer, ("x", "dz", "dw"), x, dy, dw, (rec.bits_in, rec.bits_out),
+                    dw.shape[0] * dw.shape[1] * dw.shape[2], dw.shape[3], dy.shape[0] * dy.shape[1] * dy.shape[2],
+                    _conv_geometry(layer, x.shape, dy.shape))
+        return dw, n
     a, b, bounds = engine.prepare(x.reshape(x.shape[0], -1), dy, x.shape[0])
-    return engine(a.T, b, bounds)
+    dw, n = engine(a.T, b, bounds)
+    _record(rec, "weight_grad", layer, ("x", "dz", "dw"), x, dy, dw, (rec.bits_in, rec.bits_out) if rec else (0, 0),
+            a.shape[1], dy.shape[1], x.shape[0], None)
+    return dw, n
 
 
 def weight_shape(layer: LayerSpec, in_shape: tuple[int, ...]) -> tuple[int, ...]:

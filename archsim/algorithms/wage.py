@@ -16,7 +16,8 @@ from ..config import NumericSpec, WorkloadSpec
 from ..numerics import (Accumulator, ExactGemm, RandomBits, round_log2, saturate, shift_right,
                         shift_right_stochastic, symmetric_limit)
 from ..numerics.pool import maxpool2d, maxpool2d_backward
-from .products import forward_product, input_grad_product, weight_grad_product
+from ..trace import TraceRecorder, access
+from .products import Recording, forward_product, input_grad_product, weight_grad_product
 from .wage_common import LayerPlan, eta_log2_at, plan_network
 
 COUNTER_KEYS = ("acc_overflow_forward", "acc_overflow_input_grad", "acc_overflow_weight_grad",
@@ -46,6 +47,15 @@ def quantize_input(images: np.ndarray, k_a: int, rounding: str) -> np.ndarray:
     return np.clip(x, -lim, lim).astype(storage_dtype(k_a))[..., None]
 
 
+def record_error_quantiser(rec: TraceRecorder, name: str, phase: str, e: np.ndarray, out: np.ndarray,
+                           num: NumericSpec) -> None:
+    """Q_E in hardware terms: a max|e| reduction, then a rounding shift with saturation."""
+    wide = access(f"{name}.e", e, num.accumulator_bits)
+    rec.record("reduce", name, phase, [wide], [], op="max_abs")
+    rec.record("eltwise", name, phase, [wide], [access(f"{name}.e_q", out, num.k_e)], op="shift_round_clip",
+               rounding=num.rounding)
+
+
 class _WeightLayer:
     """conv or fc: integer stored weights, ternary-style forward weights, exact products."""
 
@@ -57,6 +67,11 @@ class _WeightLayer:
         wq0 = np.clip(np.rint(plan.init_weights * 2 ** (num.k_w - 1)), -w_lim, w_lim)
         self.w_stored = (wq0.astype(np.int64) << (num.k_g - num.k_w)).astype(np.int32)
         self.grad: np.ndarray | None = None
+        self.rec: TraceRecorder | None = None
+
+    def _recording(self) -> Recording | None:
+        n = self.num
+        return Recording(self.rec, self.spec.name, n.k_a, n.k_w, n.k_e, n.accumulator_bits) if self.rec else None
 
     def forward_weights(self) -> np.ndarray:
         """W_q = Q(C(W, k_W), k_W) as k_W-bit integers."""
@@ -66,18 +81,23 @@ class _WeightLayer:
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x, self.wq = x, self.forward_weights()
-        z, n = forward_product(self.spec, x, self.wq, self.engine)
+        if self.rec:
+            self.rec.record("eltwise", self.spec.name, "forward", [access(f"{self.spec.name}.w_stored", self.w_stored,
+                                                                          self.num.k_g)],
+                            [access(f"{self.spec.name}.w", self.wq, self.num.k_w)], op="shift_round_clip",
+                            shift=self.num.k_g - self.num.k_w, rounding=self.num.rounding)
+        z, n = forward_product(self.spec, x, self.wq, self.engine, self._recording())
         if train:  # counters describe training; evaluation passes do not add to them
             self.counts["acc_overflow_forward"] += n
         return z.reshape((x.shape[0],) + self.plan.out_shape)
 
     def backward(self, e: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
-        g, n = weight_grad_product(self.spec, self.x, e, self.engine)
+        g, n = weight_grad_product(self.spec, self.x, e, self.engine, self._recording())
         self.counts["acc_overflow_weight_grad"] += n
         self.grad = g
         if not need_input_grad:
             return None
-        dx, n = input_grad_product(self.spec, e, self.wq, self.x.shape, self.engine)
+        dx, n = input_grad_product(self.spec, e, self.wq, self.x.shape, self.engine, self._recording())
         self.counts["acc_overflow_input_grad"] += n
         return dx
 
@@ -89,21 +109,38 @@ class _WeightLayer:
             return
         delta = shift_right_stochastic(g, round_log2(m) - eta_log2, rng, self.num.random_bits)
         w, n_clip = saturate(self.w_stored.astype(np.int64) - delta, -self.w_limit, self.w_limit)
+        if self.rec:
+            name, n = self.spec.name, self.num
+            g_acc = access(f"{name}.dw", g, n.accumulator_bits)
+            self.rec.record("reduce", name, "update", [g_acc], [], op="max_abs")
+            self.rec.record("eltwise", name, "update", [g_acc], [access(f"{name}.dw_q", delta, n.k_g)],
+                            op="stochastic_round", shift=round_log2(m) - eta_log2, random_bits=n.random_bits)
+            self.rec.record("update", name, "update", [access(f"{name}.w_stored", self.w_stored, n.k_g),
+                                                       access(f"{name}.dw_q", delta, n.k_g)],
+                            [access(f"{name}.w_stored", w, n.k_g)], op="subtract_clip", limit=self.w_limit)
         self.counts["clipped_weights"] += n_clip
         self.w_stored = w.astype(np.int32)
 
 
 class _MaxPool:
-    def __init__(self, plan: LayerPlan) -> None:
-        self.size = plan.spec.size
+    def __init__(self, plan: LayerPlan, num: NumericSpec) -> None:
+        self.size, self.name, self.num = plan.spec.size, plan.spec.name, num
+        self.rec: TraceRecorder | None = None
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x_shape = x.shape
         y, self.arg = maxpool2d(x, self.size)
+        if self.rec:
+            self.rec.record("pool", self.name, "forward", [access(f"{self.name}.x", x, self.num.accumulator_bits)],
+                            [access(f"{self.name}.y", y, self.num.accumulator_bits)], op="max", size=self.size)
         return y
 
     def backward(self, e: np.ndarray, need_input_grad: bool) -> np.ndarray:
-        return maxpool2d_backward(e, self.arg, self.x_shape, self.size)
+        dx = maxpool2d_backward(e, self.arg, self.x_shape, self.size)
+        if self.rec:
+            self.rec.record("pool", self.name, "input_grad", [access(f"{self.name}.dy", e, self.num.k_e)],
+                            [access(f"{self.name}.dx", dx, self.num.k_e)], op="route", size=self.size)
+        return dx
 
 
 class _QuantReLU:
@@ -112,6 +149,8 @@ class _QuantReLU:
     def __init__(self, shift: int, num: NumericSpec, counts: dict) -> None:
         self.shift, self.num, self.counts = shift, num, counts
         self.limit = symmetric_limit(num.k_a)
+        self.rec: TraceRecorder | None = None
+        self.name = ""
 
     def forward(self, z: np.ndarray, train: bool) -> np.ndarray:
         self.positive = z > 0
@@ -120,12 +159,20 @@ class _QuantReLU:
         a, n_sat = saturate(a, 0, self.limit)
         if train:
             self.counts["saturated_activations"] += n_sat
+        if self.rec:
+            self.rec.record("eltwise", self.name, "forward", [access(f"{self.name}.z", z, self.num.accumulator_bits)],
+                            [access(f"{self.name}.a", a, self.num.k_a)], op="relu_shift_round_clip",
+                            shift=self.shift, rounding=self.num.rounding)
         return a.astype(storage_dtype(self.num.k_a))
 
     def backward(self, dx: np.ndarray, need_input_grad: bool) -> np.ndarray:
-        e, n_sat = quantize_error(np.where(self.unclipped, dx, 0), self.num.k_e, self.num.rounding)
+        masked = np.where(self.unclipped, dx, 0)
+        e, n_sat = quantize_error(masked, self.num.k_e, self.num.rounding)
         self.counts["saturated_errors"] += n_sat
-        return np.where(self.positive, e, 0).astype(e.dtype)
+        out = np.where(self.positive, e, 0).astype(e.dtype)
+        if self.rec:
+            record_error_quantiser(self.rec, self.name, "input_grad", masked, out, self.num)
+        return out
 
 
 class WageIntModel:
@@ -139,6 +186,7 @@ class WageIntModel:
         self.engine = ExactGemm(Accumulator(self.num.accumulator_bits, self.num.overflow))
         self.rng = RandomBits(spec.training.seed)
         self.eta_log2 = spec.wage.eta_schedule[0].eta_log2
+        self.recorder: TraceRecorder | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.layers: list = []
         shift = 0
@@ -148,9 +196,10 @@ class WageIntModel:
                 layer = _WeightLayer(plan, self.num, self.engine, counts)
                 shift = layer.shift
             elif plan.spec.kind == "maxpool":
-                layer = _MaxPool(plan)
+                layer = _MaxPool(plan, self.num)
             else:
                 layer = _QuantReLU(shift, self.num, counts)
+                layer.name = plan.spec.name
                 shift = 0
             self.layers.append(layer)
         self.out_shift = shift  # logits are Z of the last fc
@@ -189,6 +238,11 @@ class WageIntModel:
         loss = 0.5 * float(np.square(e / float(one)).sum()) / len(labels)
         err, n_sat = quantize_error(e, self.num.k_e, self.num.rounding)
         self.loss_counts["saturated_errors"] += n_sat
+        if self.recorder:
+            name = self.spec.layers[-1].name
+            self.recorder.record("eltwise", name, "loss", [access(f"{name}.z", z, self.num.accumulator_bits)],
+                                 [access(f"{name}.e", e, self.num.accumulator_bits)], op="subtract_target")
+            record_error_quantiser(self.recorder, name, "loss", e, err, self.num)
         first = self.first_weight_layer
         for i in range(len(self.layers) - 1, first - 1, -1):
             err = self.layers[i].backward(err, need_input_grad=i > first)
@@ -200,6 +254,12 @@ class WageIntModel:
     def weights(self) -> dict[str, np.ndarray]:
         """Stored integer weights by layer name (k_G grid)."""
         return {l.spec.name: l.w_stored.copy() for l in self.layers if isinstance(l, _WeightLayer)}
+
+    def record_into(self, recorder: TraceRecorder | None) -> None:
+        """Record every op of the following steps into ``recorder`` (None stops recording)."""
+        self.recorder = recorder
+        for layer in self.layers:
+            layer.rec = recorder
 
     def state(self) -> dict:
         """Everything needed to continue training bit-identically: weights, random-bit state, counters."""
