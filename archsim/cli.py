@@ -13,6 +13,7 @@ from .checkpoint import CheckpointError
 from .config import ConfigError, load_workload
 from .data import DataError, load_dataset
 from .numerics import NumericsError
+from .hw.mapper import MapError
 from .trace import TraceError
 
 EXIT_USER_ERROR = 2
@@ -90,6 +91,50 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from .config.hardware import load_hardware
+    from .hw.sim import simulate
+    from .trace import Trace
+    from .train import record_trace
+
+    hw = load_hardware(args.hw)
+    if args.trace:
+        trace = Trace.load(args.trace)
+    else:
+        if not args.workload:
+            raise ConfigError("(command line)", "--workload", "give --workload FILE or --trace FILE")
+        spec = load_workload(args.workload)
+        if spec.algorithm != hw.datapath_algorithm:
+            raise ConfigError(hw.source_file, "numerics.algorithm",
+                              f"this datapath is set up for {hw.datapath_algorithm}, but {args.workload} trains "
+                              f"with {spec.algorithm}; use a {spec.algorithm} hardware config")
+        trace = record_trace(spec, load_dataset(spec.dataset, "mini"), hw.numerics, args.batch)
+    start = time.perf_counter()
+    timing, actions = simulate(trace, hw)
+    wall = time.perf_counter() - start
+    macs = sum(actions.macs_by_width.values())
+    pes = hw.array.rows * hw.array.cols
+    print(f"{trace.workload} on {hw.name}: {timing.cycles_per_step:,} cycles per step "
+          f"({timing.cycles_per_step / (hw.clock_mhz * 1e3):.3f} ms at {hw.clock_mhz:g} MHz), "
+          f"PE utilisation {100 * timing.utilisation(macs, pes):.1f} %, {timing.events:,} events in {wall:.2f} s")
+    print(f"{'phase':12s} {'cycles':>14s} {'share':>7s}")
+    for phase, cycles in timing.phases().items():
+        print(f"{phase:12s} {cycles:14,d} {100 * cycles / max(timing.cycles_per_step, 1):6.1f}%")
+    out = Path(args.out or f"runs/{trace.workload}-{hw.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"workload": trace.workload, "hardware": hw.name, "batch": trace.batch,
+              "cycles_per_step": timing.cycles_per_step, "phases": timing.phases(),
+              "components": {"busy_cycles": timing.busy_cycles,
+                             "utilisation": {c: b / max(timing.cycles_per_step, 1) for c, b in timing.busy_cycles.items()}},
+              "ops": [vars(o) for o in timing.ops], "actions": actions.to_json(), "events": timing.events,
+              "wall_s": wall}
+    (out / "simulate.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out / 'simulate.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``archsim`` command."""
     parser = argparse.ArgumentParser(prog="archsim", description=__doc__)
@@ -115,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch", type=int, help="batch size (default: the workload's)")
     r.add_argument("--out", required=True, help="trace JSON file to write")
     r.set_defaults(func=_cmd_trace)
+    s = sub.add_parser("simulate", help="simulate one training step on an accelerator and write simulate.json")
+    s.add_argument("--workload", help="workload YAML (its step is recorded on the embedded data)")
+    s.add_argument("--trace", help="a saved trace JSON to simulate instead of recording one")
+    s.add_argument("--hw", required=True, help="hardware YAML file (see hwconfigs/)")
+    s.add_argument("--batch", type=int, help="batch size (default: the workload's)")
+    s.add_argument("--out", help="output folder (default runs/<workload>-<hardware>)")
+    s.set_defaults(func=_cmd_simulate)
     return parser
 
 
@@ -135,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_positive(parser, args)
     try:
         return args.func(args)
-    except (ConfigError, DataError, NumericsError, CheckpointError, TraceError) as exc:
+    except (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError) as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -214,6 +214,7 @@ def layer_output_shapes(spec_layers: tuple[LayerSpec, ...], input_shape: tuple[i
 
 
 def _read_numerics(sec: Section, algorithm: str) -> NumericSpec:
+    """The numeric datapath of a workload or hardware section, with the algorithm's defaults."""
     d = NITRO_NUMERICS if algorithm == "nitro_d" else NumericSpec()
     spec = NumericSpec(
         k_w=sec.integer("k_w", d.k_w, lo=2, hi=16), k_a=sec.integer("k_a", d.k_a, lo=2, hi=16),

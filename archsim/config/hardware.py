@@ -1,0 +1,147 @@
+"""Hardware specs: the accelerator an architect wants to evaluate, loaded from YAML.
+
+Clock and node; the PE array (rows, cols, dataflow, operand and accumulator widths);
+on-chip SRAM banks and which operands they hold; DRAM; the shift/align unit; the
+random-bit source; the numeric datapath training must obey; the timing convention.
+Every problem is a ConfigError naming the file, the key path and what was expected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+from .reader import Section, load_yaml
+from .workload import NumericSpec, _read_numerics
+
+DATAFLOWS = ("ws", "os", "is")
+OPERANDS = ("input", "weight", "output")
+SHIFT_ALIGN_OPS = ("shift", "round", "saturate", "divide", "relu", "compare", "stochastic_round")
+DRAM_TYPES = ("lpddr4", "ddr4", "hbm2")
+TIMING_CONVENTIONS = ("archsim", "scalesim")
+
+
+@dataclass(frozen=True)
+class PEArraySpec:
+    rows: int
+    cols: int
+    dataflow: str
+    operand_bits: int
+    accumulator_bits: int
+
+
+@dataclass(frozen=True)
+class SramBankSpec:
+    name: str
+    kbytes: int
+    word_bits: int
+    ports: int
+    holds: tuple[str, ...]
+
+    @property
+    def capacity_bytes(self) -> int:
+        return self.kbytes * 1024
+
+
+@dataclass(frozen=True)
+class DramSpec:
+    kind: str
+    bytes_per_cycle: int
+    latency_cycles: int
+    burst_bytes: int
+
+
+@dataclass(frozen=True)
+class ShiftAlignSpec:
+    lanes: int
+    pipeline_depth: int
+    ops: tuple[str, ...]
+    divide_latency_cycles: int
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    """A whole accelerator."""
+
+    name: str
+    clock_mhz: float
+    technology_nm: int
+    array: PEArraySpec
+    banks: tuple[SramBankSpec, ...]
+    dram: DramSpec
+    shift_align: ShiftAlignSpec
+    random_bits_per_cycle: int
+    numerics: NumericSpec
+    timing: str
+    datapath_algorithm: str = "wage"
+    source_file: str = ""
+
+    def bank_for(self, operand: str) -> SramBankSpec:
+        """The bank that holds an operand kind (validated to exist)."""
+        return next(b for b in self.banks if operand in b.holds)
+
+
+def _read_array(sec: Section) -> PEArraySpec:
+    spec = PEArraySpec(rows=sec.integer("rows", lo=1, hi=1024), cols=sec.integer("cols", lo=1, hi=1024),
+                       dataflow=sec.string("dataflow", "ws", DATAFLOWS),
+                       operand_bits=sec.integer("operand_bits", 8, lo=1, hi=32),
+                       accumulator_bits=sec.integer("accumulator_bits", 32, lo=8, hi=64))
+    sec.done()
+    return spec
+
+
+def _read_banks(sec: Section, key: str) -> tuple[SramBankSpec, ...]:
+    banks = []
+    for b in sec.sections(key):
+        holds = b.raw("holds")
+        if not isinstance(holds, list) or not holds or any(h not in OPERANDS for h in holds):
+            raise b.error("holds", f"expected a non-empty list of {', '.join(OPERANDS)}, got {holds!r}")
+        banks.append(SramBankSpec(name=b.string("name"), kbytes=b.integer("kbytes", lo=1, hi=1 << 20),
+                                  word_bits=b.integer("word_bits", 64, lo=8, hi=4096),
+                                  ports=b.integer("ports", 1, lo=1, hi=8), holds=tuple(holds)))
+        b.done()
+    for operand in OPERANDS:
+        owners = [bk.name for bk in banks if operand in bk.holds]
+        if len(owners) != 1:
+            raise sec.error(key, f"exactly one bank must hold the {operand} operand; found {owners or 'none'}")
+    return tuple(banks)
+
+
+def load_hardware(path: str | Path) -> HardwareSpec:
+    """Read and validate a hardware YAML file."""
+    file = str(path)
+    top = Section(file, "", load_yaml(path))
+    name = top.string("name", Path(path).stem)
+    clock = top.number("clock_mhz", positive=True)
+    node = top.integer("technology_nm", 45, lo=3, hi=180)
+    array = _read_array(top.section("pe_array"))
+    mem = top.section("sram")
+    banks = _read_banks(mem, "banks")
+    mem.done()
+    d = top.section("dram")
+    dram = DramSpec(kind=d.string("type", "lpddr4", DRAM_TYPES), bytes_per_cycle=d.integer("bytes_per_cycle", lo=1),
+                    latency_cycles=d.integer("latency_cycles", 100, lo=0), burst_bytes=d.integer("burst_bytes", 64, lo=1))
+    d.done()
+    s = top.section("shift_align")
+    ops = s.raw("ops", list(SHIFT_ALIGN_OPS))
+    if not isinstance(ops, list) or any(o not in SHIFT_ALIGN_OPS for o in ops):
+        raise s.error("ops", f"expected a list drawn from {', '.join(SHIFT_ALIGN_OPS)}, got {ops!r}")
+    shift = ShiftAlignSpec(lanes=s.integer("lanes", lo=1, hi=4096), pipeline_depth=s.integer("pipeline_depth", 2, lo=1),
+                           ops=tuple(ops), divide_latency_cycles=s.integer("divide_latency_cycles", 4, lo=1))
+    s.done()
+    r = top.section("random", {})
+    random_bits = r.integer("bits_per_cycle", 64, lo=1)
+    r.done()
+    num_sec = top.section("numerics", {})
+    algorithm = num_sec.string("algorithm", "wage", ("wage", "nitro_d"))
+    numerics = _read_numerics(num_sec, algorithm)
+    if numerics.accumulator_bits > array.accumulator_bits:
+        raise num_sec.error("accumulator_bits", f"the datapath cannot accumulate in {numerics.accumulator_bits} bits: "
+                                                f"the PE array's accumulators have {array.accumulator_bits}")
+    timing = top.string("timing", "archsim", TIMING_CONVENTIONS)
+    top.done()
+    return HardwareSpec(name=name, clock_mhz=clock, technology_nm=node, array=array, banks=banks, dram=dram,
+                        shift_align=shift, random_bits_per_cycle=random_bits, numerics=numerics, timing=timing,
+                        datapath_algorithm=algorithm, source_file=file)
+
+

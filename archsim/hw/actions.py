@@ -1,0 +1,57 @@
+"""Timing and action counts of a simulated training step: what the cost model prices."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class ActionCounts:
+    """Countable hardware actions of one step."""
+
+    macs_by_width: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    sram_read_bits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    sram_write_bits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    dram_read_bytes: int = 0
+    dram_write_bytes: int = 0
+    shift_align_ops: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    random_bits: int = 0
+    register_accesses: int = 0
+
+    def to_json(self) -> dict:
+        return {f.name: dict(sorted(getattr(self, f.name).items())) if isinstance(getattr(self, f.name), dict)
+                else getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class OpTiming:
+    """One op's simulated cycles and what bounded it."""
+
+    name: str
+    kind: str
+    phase: str
+    cycles: int
+    tiles: int
+    compute_cycles: int
+    dram_cycles: int
+    shift_align_cycles: int
+    bound: str
+
+
+@dataclass
+class Timing:
+    """Cycles of one training step, per op, per phase and per component."""
+
+    cycles_per_step: int
+    ops: list[OpTiming]
+    busy_cycles: dict[str, int]
+    events: int
+
+    def phases(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for op in self.ops:
+            out[op.phase] += op.cycles
+        return dict(out)
+
+    def utilisation(self, macs: int, pes: int) -> float:
+        return macs / (pes * self.cycles_per_step) if self.cycles_per_step else 0.0

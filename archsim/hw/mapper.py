@@ -1,0 +1,89 @@
+"""Tiling: split each GEMM/conv op of a trace into tiles that fit the array and the SRAM banks.
+
+Spatially a tile covers at most R rows and C columns of the dataflow's mapping; along
+the streamed dimension it is cut into chunks so that every bank holds two copies of its
+operand's tile (double buffering). Loop order: spatial folds outer (the stationary
+operand changes), stream chunks inner (the stationary tile is reused across them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config.hardware import HardwareSpec
+from ..trace import Op
+from .systolic import map_tile
+
+
+class MapError(ValueError):
+    """An op cannot be tiled onto this hardware (message is user-facing)."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: extents in the dataflow's mapping and the bytes each operand moves."""
+
+    rows: int
+    cols: int
+    stream: int
+    m: int
+    n: int
+    k: int
+    input_bytes: int
+    weight_bytes: int
+    output_bytes: int
+    new_stationary: bool
+    first_partial: bool
+    last_partial: bool
+
+
+def _bytes(elements: int, bits: int) -> int:
+    return -(-elements * bits // 8)
+
+
+def _operand_elements(dataflow: str, rows: int, cols: int, stream: int) -> dict[str, int]:
+    """Elements of input (A), weight (B) and output (C) in a tile of the given mapped extents."""
+    if dataflow == "os":  # rows = M, cols = N, stream = K
+        return {"input": rows * stream, "weight": stream * cols, "output": rows * cols}
+    if dataflow == "ws":  # rows = K, cols = N, stream = M
+        return {"input": stream * rows, "weight": rows * cols, "output": stream * cols}
+    return {"input": rows * cols, "weight": stream * rows, "output": stream * cols}  # is: rows = K, cols = M, stream = N
+
+
+def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
+    """The tiles of a gemm/conv2d op, in execution order."""
+    p = op.params
+    df = hw.array.dataflow
+    bits = {"input": op.reads[0].bits, "weight": op.reads[1].bits, "output": p["acc_bits"]}
+    t = map_tile(df, p["m"], p["n"], p["k"])
+    r_t, c_t = min(t.rows, hw.array.rows), min(t.cols, hw.array.cols)
+    per_unit = _operand_elements(df, r_t, c_t, 1)
+    fixed = _operand_elements(df, r_t, c_t, 0)
+    chunk = t.stream
+    for operand in ("input", "weight", "output"):
+        bank = hw.bank_for(operand)
+        half = bank.capacity_bytes // 2
+        need_fixed = _bytes(fixed[operand], bits[operand])
+        grow = per_unit[operand] - fixed[operand]
+        if need_fixed + (_bytes(grow, bits[operand]) if grow else 0) > half:
+            raise MapError(f"{op.name}: bank '{bank.name}' ({bank.kbytes} KiB, double-buffered) cannot hold one "
+                           f"minimal {operand} tile of {r_t}x{c_t}x1 at {bits[operand]} bits "
+                           f"({2 * (need_fixed + _bytes(grow, bits[operand]))} bytes needed)")
+        if grow:
+            chunk = min(chunk, max(1, (half - need_fixed) * 8 // (grow * bits[operand])))
+    tiles = []
+    for r0 in range(0, t.rows, hw.array.rows):
+        rows = min(hw.array.rows, t.rows - r0)
+        for c0 in range(0, t.cols, hw.array.cols):
+            cols = min(hw.array.cols, t.cols - c0)
+            for s0 in range(0, t.stream, chunk):
+                s = min(chunk, t.stream - s0)
+                e = _operand_elements(df, rows, cols, s)
+                m, n, k = {"os": (rows, cols, s), "ws": (s, cols, rows), "is": (cols, s, rows)}[df]
+                if df == "os":  # the reduction (K) is the stream
+                    first, last = s0 == 0, s0 + s == t.stream
+                else:  # the reduction (K) runs over the row folds
+                    first, last = r0 == 0, r0 + rows == t.rows
+                tiles.append(Tile(rows, cols, s, m, n, k, _bytes(e["input"], bits["input"]),
+                                  _bytes(e["weight"], bits["weight"]), _bytes(e["output"], bits["output"]),
+                                  s0 == 0, first, last))
+    return tiles

@@ -1,0 +1,122 @@
+"""The SimPy accelerator model: exact MAC counts, closed-form compute, DRAM bounds, clear errors."""
+import json
+import math
+
+import pytest
+import yaml
+
+from archsim.cli import main
+from archsim.config import ConfigError, load_workload
+from archsim.config.hardware import load_hardware
+from archsim.data import load_dataset
+from archsim.hw.mapper import MapError, tile_op
+from archsim.hw.sim import simulate
+from archsim.hw.systolic import tile_cycles
+from archsim.trace import Trace, TraceRecorder, TensorAccess
+from archsim.train import record_trace
+
+
+def _hw(tmp_path, **changes):
+    data = yaml.safe_load(open("hwconfigs/edge_8x8.yaml"))
+    for key, value in changes.items():
+        section, _, leaf = key.partition(".")
+        if leaf:
+            data[section][leaf] = value
+        else:
+            data[section] = value
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_hardware(path)
+
+
+def _gemm_trace(m, n, k, bits=(8, 8)):
+    rec = TraceRecorder()
+    rec.record("gemm", "l", "forward", [TensorAccess("l.x", m * k, bits[0], 0.0), TensorAccess("l.w", k * n, bits[1], 0.0)],
+               [TensorAccess("l.z", m * n, 32, 0.0)], m=m, n=n, k=k, acc_bits=32)
+    return rec.trace("t", "wage", m, {})
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_compute_bound_gemm_costs_the_sum_of_closed_form_tiles(tmp_path, dataflow):
+    hw = _hw(tmp_path, **{"pe_array.dataflow": dataflow, "dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
+    trace = _gemm_trace(40, 20, 24)
+    timing, actions = simulate(trace, hw)
+    tiles = tile_op(trace.ops[0], hw)
+    compute = sum(tile_cycles(dataflow, t.m, t.n, t.k, 8, 8) for t in tiles)
+    assert timing.busy_cycles["pe_array"] == compute
+    assert compute <= timing.cycles_per_step <= compute + 2 * math.ceil(max(t.input_bytes + t.weight_bytes for t in tiles)
+                                                                         / 4096) + 10
+    assert sum(actions.macs_by_width.values()) == 40 * 20 * 24
+
+
+def test_dram_bound_gemm_takes_at_least_bytes_over_bandwidth(tmp_path):
+    hw = _hw(tmp_path, **{"dram.bytes_per_cycle": 1})
+    timing, actions = simulate(_gemm_trace(256, 64, 64), hw)
+    moved = actions.dram_read_bytes + actions.dram_write_bytes
+    assert moved >= 256 * 64 + 64 * 64 + 256 * 64 * 4
+    assert timing.cycles_per_step >= moved / 1
+    assert timing.ops[0].bound == "dram"
+
+
+def test_mac_counts_equal_the_trace_for_a_real_step(tmp_path):
+    trace = record_trace(load_workload("workloads/vgg_small_wage.yaml"), load_dataset(), batch_size=4)
+    for name in ("edge_8x8", "array_16x16", "tpu_32x32"):
+        timing, actions = simulate(trace, load_hardware(f"hwconfigs/{name}.yaml"))
+        assert sum(actions.macs_by_width.values()) == sum(op.macs for op in trace.ops)
+        assert sum(timing.phases().values()) == timing.cycles_per_step
+        assert actions.random_bits == sum(op.params.get("random_bits", 0) * op.reads[0].elements
+                                          for op in trace.ops if op.params.get("op") == "stochastic_round")
+
+
+def test_scalesim_convention_matches_its_per_fold_formula(tmp_path):
+    hw = _hw(tmp_path, timing="scalesim", **{"dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
+    timing, _ = simulate(_gemm_trace(64, 64, 64), hw)
+    assert timing.busy_cycles["pe_array"] == 8 * 8 * (2 * 8 + 8 + 64 - 2)  # WS: folds·(2R + C + T − 2)
+
+
+def test_sram_that_cannot_hold_a_minimal_tile_is_a_clear_error(tmp_path):
+    banks = [{"name": "in", "kbytes": 1, "holds": ["input"]}, {"name": "w", "kbytes": 1, "holds": ["weight"]},
+             {"name": "out", "kbytes": 1, "holds": ["output"]}]
+    hw = _hw(tmp_path, sram={"banks": banks}, **{"pe_array.rows": 64, "pe_array.cols": 64})
+    with pytest.raises(MapError, match=r"l/forward/gemm/0: bank 'w' \(1 KiB.*minimal weight tile of 64x64x1"):
+        simulate(_gemm_trace(64, 64, 4096), hw)
+
+
+def test_missing_shift_align_capability_is_named(tmp_path):
+    hw = _hw(tmp_path, **{"shift_align.ops": ["shift", "round", "saturate", "compare"]})
+    trace = record_trace(load_workload("workloads/lenet5_wage.yaml"), load_dataset(), batch_size=2)
+    with pytest.raises(MapError, match="lacks 'stochastic_round'"):
+        simulate(trace, hw)
+
+
+@pytest.mark.parametrize("change,key", [({"pe_array.rows": 0}, "pe_array.rows"),
+                                        ({"pe_array.dataflow": "rs"}, "pe_array.dataflow"),
+                                        ({"dram.bytes_per_cycle": -4}, "dram.bytes_per_cycle"),
+                                        ({"sram": {"banks": [{"name": "a", "kbytes": 4, "holds": ["input"]}]}},
+                                         "sram.banks")])
+def test_bad_hardware_configs(tmp_path, change, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        _hw(tmp_path, **change)
+
+
+def test_simulate_command_writes_simulate_json(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert main(["simulate", "--workload", "workloads/mlp2_nitro.yaml", "--hw", "hwconfigs/nitro_16x16.yaml",
+                 "--batch", "8", "--out", str(out)]) == 0
+    result = json.loads((out / "simulate.json").read_text())
+    for key in ("cycles_per_step", "phases", "components", "ops", "actions"):
+        assert key in result
+    assert "local_head" in result["phases"]
+    trace_file = tmp_path / "t.json"
+    assert main(["trace", "--workload", "workloads/mlp2_nitro.yaml", "--batch", "8", "--out", str(trace_file)]) == 0
+    assert main(["simulate", "--trace", str(trace_file), "--hw", "hwconfigs/nitro_16x16.yaml",
+                 "--out", str(tmp_path / "sim2")]) == 0
+    again = json.loads((tmp_path / "sim2" / "simulate.json").read_text())
+    assert again["cycles_per_step"] == result["cycles_per_step"]  # deterministic, recorded or loaded
+    capsys.readouterr()
+    assert main(["simulate", "--workload", "workloads/lenet5_wage.yaml", "--hw", "hwconfigs/nitro_16x16.yaml"]) == 2
+    assert "numerics.algorithm" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "archsim-trace", "version": 99}))
+    assert main(["simulate", "--trace", str(bad), "--hw", "hwconfigs/edge_8x8.yaml"]) == 2
+    _ = Trace
