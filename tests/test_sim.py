@@ -16,6 +16,10 @@ from archsim.trace import Trace, TraceRecorder, TensorAccess
 from archsim.train import record_trace
 
 
+WIDE_BANKS = {"banks": [{"name": n, "kbytes": 32, "word_bits": 4096, "ports": 2, "holds": [h]}
+                        for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
+
+
 def _hw(tmp_path, **changes):
     data = yaml.safe_load(open("hwconfigs/edge_8x8.yaml"))
     for key, value in changes.items():
@@ -38,7 +42,8 @@ def _gemm_trace(m, n, k, bits=(8, 8)):
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 def test_compute_bound_gemm_costs_the_sum_of_closed_form_tiles(tmp_path, dataflow):
-    hw = _hw(tmp_path, **{"pe_array.dataflow": dataflow, "dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
+    hw = _hw(tmp_path, sram=WIDE_BANKS, **{"pe_array.dataflow": dataflow, "dram.bytes_per_cycle": 4096,
+                                          "dram.latency_cycles": 0})
     trace = _gemm_trace(40, 20, 24)
     timing, actions = simulate(trace, hw)
     tiles = tile_op(trace.ops[0], hw)
@@ -69,9 +74,19 @@ def test_mac_counts_equal_the_trace_for_a_real_step(tmp_path):
 
 
 def test_scalesim_convention_matches_its_per_fold_formula(tmp_path):
-    hw = _hw(tmp_path, timing="scalesim", **{"dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
+    hw = _hw(tmp_path, timing="scalesim", sram=WIDE_BANKS, **{"dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
     timing, _ = simulate(_gemm_trace(64, 64, 64), hw)
     assert timing.busy_cycles["pe_array"] == 8 * 8 * (2 * 8 + 8 + 64 - 2)  # WS: folds·(2R + C + T − 2)
+
+
+def test_narrow_single_port_sram_bounds_the_tiles(tmp_path):
+    narrow = {"banks": [{"name": n, "kbytes": 32, "word_bits": 8, "ports": 1, "holds": [h]}
+                        for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
+    fast = simulate(_gemm_trace(64, 64, 64), _hw(tmp_path, sram=WIDE_BANKS, **{"dram.bytes_per_cycle": 4096}))[0]
+    slow = simulate(_gemm_trace(64, 64, 64), _hw(tmp_path, sram=narrow, **{"dram.bytes_per_cycle": 4096}))[0]
+    assert slow.ops[0].bound == "sram_ports" and slow.cycles_per_step > fast.cycles_per_step
+    # the output bank alone moves 64·64 outputs of 4 bytes per K-fold through one 1-byte port
+    assert slow.ops[0].sram_port_cycles >= 64 * 64 * 4 * 8
 
 
 def test_sram_that_cannot_hold_a_minimal_tile_is_a_clear_error(tmp_path):

@@ -36,6 +36,7 @@ class OpTiming:
     dram_cycles: int
     shift_align_cycles: int
     bound: str
+    sram_port_cycles: int = 0
 
 
 @dataclass

@@ -37,6 +37,8 @@ class _Step:
         self.hw = hw
         self.env = simpy.Environment()
         self.dram = simpy.Resource(self.env, capacity=1)
+        self.ports = {b.name: simpy.Resource(self.env, capacity=b.ports) for b in hw.banks}
+        self.word_bits = {b.name: b.word_bits for b in hw.banks}
         self.busy: dict[str, int] = defaultdict(int)
         self.actions = ActionCounts()
         self.events = 0
@@ -53,6 +55,18 @@ class _Step:
             self.events += 2
             yield self.env.timeout(cycles)
 
+    def sram_access(self, bank: str, bits: int, op_busy: dict):
+        """Hold one port of ``bank`` for ⌈bits / word width⌉ cycles (ports are contended resources)."""
+        if bits <= 0:
+            return
+        with self.ports[bank].request() as req:
+            yield req
+            cycles = math.ceil(bits / self.word_bits[bank])
+            self.busy[f"sram:{bank}"] += cycles
+            op_busy[f"sram:{bank}"] += cycles
+            self.events += 2
+            yield self.env.timeout(cycles)
+
     def gemm(self, op: Op, tiles: list[Tile], op_busy: dict):
         hw, env = self.hw, self.env
         stationary = STATIONARY[hw.array.dataflow]
@@ -65,12 +79,16 @@ class _Step:
             yield env.timeout(hw.dram.latency_cycles)  # first access latency; later bursts are pipelined
             for t in tiles:
                 nbytes = 0
+                writes: dict[str, int] = defaultdict(int)
                 for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
                     if operand != stationary or t.new_stationary:
                         nbytes += size
-                        self.actions.sram_write_bits[banks[operand]] += 8 * size
+                        writes[banks[operand]] += 8 * size
                 self.actions.dram_read_bytes += nbytes
                 yield from self.dram_transfer(nbytes, op_busy)
+                for bank, bits in writes.items():
+                    self.actions.sram_write_bits[bank] += bits
+                yield simpy.AllOf(env, [env.process(self.sram_access(b, bits, op_busy)) for b, bits in writes.items()])
                 yield loaded.put(t)
                 self.events += 1
 
@@ -83,13 +101,19 @@ class _Step:
                 macs = t.m * t.n * t.k
                 self.actions.macs_by_width[f"{a_bits}x{b_bits}"] += macs
                 self.actions.register_accesses += 3 * macs
+                access: dict[str, int] = defaultdict(int)
                 for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
                     if operand != stationary or t.new_stationary:
                         self.actions.sram_read_bits[banks[operand]] += 8 * size
+                        access[banks[operand]] += 8 * size
                 self.actions.sram_write_bits[banks["output"]] += 8 * t.output_bytes
+                access[banks["output"]] += 8 * t.output_bytes
                 if not t.first_partial:  # accumulate onto earlier partial sums
                     self.actions.sram_read_bits[banks["output"]] += 8 * t.output_bytes
-                yield env.timeout(cycles)
+                    access[banks["output"]] += 8 * t.output_bytes
+                # the tile ends when both the array and the SRAM ports feeding it are done
+                yield simpy.AllOf(env, [env.timeout(cycles)] + [env.process(self.sram_access(b, bits, op_busy))
+                                                                for b, bits in access.items()])
                 yield done.put(t)
                 self.events += 2
 
@@ -100,6 +124,7 @@ class _Step:
                 if t.last_partial:
                     self.actions.sram_read_bits[banks["output"]] += 8 * t.output_bytes
                     self.actions.dram_write_bytes += t.output_bytes
+                    yield from self.sram_access(banks["output"], 8 * t.output_bytes, op_busy)
                     yield from self.dram_transfer(t.output_bytes, op_busy)
 
         yield simpy.AllOf(env, [env.process(loader()), env.process(pe_array()), env.process(writer())])
@@ -145,9 +170,11 @@ def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
             else:
                 yield from step.shift_align(op, op_busy)
             cycles = int(step.env.now - start)
-            bound = max(("pe_array", "dram", "shift_align"), key=lambda c: op_busy.get(c, 0))
+            sram = max([v for k, v in op_busy.items() if k.startswith("sram:")] or [0])
+            op_busy["sram_ports"] = sram
+            bound = max(("pe_array", "dram", "shift_align", "sram_ports"), key=lambda c: op_busy.get(c, 0))
             timings.append(OpTiming(op.name, op.kind, op.phase, cycles, len(tiles or []), op_busy.get("pe_array", 0),
-                                    op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound))
+                                    op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound, sram))
 
     step.env.process(controller())
     step.env.run()
