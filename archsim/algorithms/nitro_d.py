@@ -59,7 +59,8 @@ class _Block:
         if spec.kind == "conv":
             h, w, c = out_shape
             self.pool, self.pool_pad, feats = head_pool(c, h, ns.head_max_features)
-            self.af = ns.amplification * ((h * w) // (self.pool[0] * self.pool[1]))
+            self.af = ns.amplification * ((h * w) // (self.pool[0] * self.pool[1])
+                                          if ns.conv_amplification == "adjusted" else 1)
         else:
             self.pool, self.pool_pad, feats = None, (0, 0), out_shape[0]
             self.af = ns.amplification

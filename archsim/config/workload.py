@@ -95,6 +95,10 @@ class NitroSpec:
     eta_inv_forward: int = 10000
     eta_inv_learning: int = 8000
     amplification: int = 640
+    conv_amplification: str = "reference"
+    """``reference``: conv blocks use AF = amplification, what the authors' code effectively does
+    (its optimizer caches the factor before the per-block adjustment is applied);
+    ``adjusted``: AF = amplification·⌊H·W / head-pool area⌋, the adjustment as written."""
     onehot_value: int = 32
     head_max_features: int = 4096
     relu_slope_inv: int = 4
@@ -279,6 +283,7 @@ def _read_nitro(sec: Section) -> NitroSpec:
         eta_inv_forward=sec.integer("eta_inv_forward", d.eta_inv_forward, lo=1),
         eta_inv_learning=sec.integer("eta_inv_learning", d.eta_inv_learning, lo=1),
         amplification=sec.integer("amplification", d.amplification, lo=1),
+        conv_amplification=sec.string("conv_amplification", d.conv_amplification, ("reference", "adjusted")),
         onehot_value=sec.integer("onehot_value", d.onehot_value, lo=1, hi=127),
         head_max_features=sec.integer("head_max_features", d.head_max_features, lo=1),
         relu_slope_inv=slope, augmentation=aug,
