@@ -58,3 +58,18 @@ def load_checkpoint(out_dir: str | Path, run_key: dict) -> tuple[int, list[dict]
                               "use another --out or delete it")
     state["json"] = meta["model"]
     return meta["epochs_done"], meta["records"], meta["train_seconds"], state
+
+
+def unfinished_checkpoint(out_dir: str | Path) -> int | None:
+    """Epochs done by an interrupted run whose checkpoint sits in ``out_dir`` (None if none or finished)."""
+    path = Path(out_dir) / CHECKPOINT_NAME
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+        total = meta["run_key"]["workload"]["training"]["epochs"]
+        stopped = bool(meta["records"]) and meta["records"][-1].get("stopped_early", False)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None if stopped or meta["epochs_done"] >= total else int(meta["epochs_done"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from ._runtime import tune_malloc
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, unfinished_checkpoint
 from .config import ConfigError, load_workload
 from .data import DataError, load_dataset
 from .numerics import NumericsError
@@ -60,6 +60,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data = replace(data, train_images=data.train_images[:args.limit_train],
                        train_labels=data.train_labels[:args.limit_train])
     out = Path(args.out or f"runs/{spec.name}-{args.numerics}-seed{spec.training.seed}")
+    done = unfinished_checkpoint(out)
+    if done is not None and not args.resume:
+        raise CheckpointError(f"{out}: holds an interrupted run ({done} epochs done); pass --resume to continue it, "
+                              "or choose another --out")
     if not args.quiet:
         print(f"archsim {__version__}: training {spec.name} ({spec.algorithm}, "
               f"{'numerics: ' + spec.numerics.describe(spec.algorithm) if args.numerics == 'int' else 'float32 reference'}) on "

@@ -185,3 +185,27 @@ def test_resume_continues_bit_identically_after_an_interruption(tmp_path, worklo
     assert resumed.test_accuracy_per_epoch == straight.test_accuracy_per_epoch
     assert resumed.overflow_counts == straight.overflow_counts
     assert all(np.array_equal(m1.weights()[k], m2.weights()[k]) for k in m1.weights())
+
+
+def test_cli_refuses_to_overwrite_an_interrupted_run(tmp_path, capsys):
+    import archsim.train as tr
+    spec, data = _small_run()
+    real_save = tr.save_checkpoint
+
+    def save_then_stop(*args, **kw):
+        real_save(*args, **kw)
+        raise KeyboardInterrupt
+
+    tr.save_checkpoint = save_then_stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tr.train(load_workload("workloads/lenet5_wage.yaml").with_overrides(epochs=2, batch_size=64), data,
+                     checkpoint_dir=tmp_path)
+    finally:
+        tr.save_checkpoint = real_save
+    args = ["train", "--workload", "workloads/lenet5_wage.yaml", "--epochs", "2", "--batch-size", "64",
+            "--limit-train", "192", "--out", str(tmp_path), "--quiet"]
+    assert main(args) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 0
+    assert main(args) == 0  # a finished run may be run again
