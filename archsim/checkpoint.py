@@ -37,19 +37,25 @@ def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, record
     return path
 
 
+def _read(path: Path) -> tuple[dict, dict]:
+    """(meta, arrays grouped as {"weights": {...}, "velocity": {...}}) of a checkpoint file."""
+    with np.load(path) as data:
+        meta = json.loads(bytes(data["meta"]).decode())
+        state: dict = {"weights": {}, "velocity": {}}
+        for key in data.files:
+            if "/" in key:
+                group, name = key.split("/", 1)
+                state[group][name] = data[key]
+    return meta, state
+
+
 def load_checkpoint(out_dir: str | Path, run_key: dict) -> tuple[int, list[dict], float, dict] | None:
     """(epochs done, epoch records, train seconds, model state) or None when there is no checkpoint."""
     path = Path(out_dir) / CHECKPOINT_NAME
     if not path.exists():
         return None
     try:
-        with np.load(path) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            state: dict = {"weights": {}, "velocity": {}}
-            for key in data.files:
-                if "/" in key:
-                    group, name = key.split("/", 1)
-                    state[group][name] = data[key]
+        meta, state = _read(path)
     except (OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: unreadable checkpoint ({exc}); delete it to start over") from None
     if meta["run_key"] != run_key:
@@ -66,8 +72,7 @@ def unfinished_checkpoint(out_dir: str | Path) -> int | None:
     if not path.exists():
         return None
     try:
-        with np.load(path) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
+        meta, _ = _read(path)
         total = meta["run_key"]["workload"]["training"]["epochs"]
         stopped = bool(meta["records"]) and meta["records"][-1].get("stopped_early", False)
     except (OSError, ValueError, KeyError, TypeError):
