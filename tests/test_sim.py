@@ -12,7 +12,7 @@ from archsim.data import load_dataset
 from archsim.hw.mapper import MapError, tile_op
 from archsim.hw.sim import simulate
 from archsim.hw.systolic import tile_cycles
-from archsim.trace import Trace, TraceRecorder, TensorAccess
+from archsim.trace import TensorAccess, TraceRecorder
 from archsim.train import record_trace
 
 
@@ -134,4 +134,3 @@ def test_simulate_command_writes_simulate_json(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "archsim-trace", "version": 99}))
     assert main(["simulate", "--trace", str(bad), "--hw", "hwconfigs/edge_8x8.yaml"]) == 2
-    _ = Trace

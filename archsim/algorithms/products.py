@@ -30,16 +30,23 @@ class Recording:
     phase: str | None = None  # overrides the product's own phase (e.g. "local_head")
 
 
-def _record(rec: Recording | None, phase: str, layer: LayerSpec, names: tuple[str, str, str],
-            a: np.ndarray, b: np.ndarray, out: np.ndarray, bits: tuple[int, int], m: int, n: int, k: int,
-            conv: dict | None) -> None:
+# operand names and which Recording widths describe them, per product
+_OPERANDS = {"forward": (("x", "bits_in"), ("w", "bits_weight"), "z"),
+             "input_grad": (("dz", "bits_out"), ("w", "bits_weight"), "dx"),
+             "weight_grad": (("x", "bits_in"), ("dz", "bits_out"), "dw")}
+
+
+def _record(rec: Recording | None, phase: str, layer: LayerSpec, a: np.ndarray, b: np.ndarray, out: np.ndarray,
+            m: int, n: int, k: int, conv: dict | None) -> None:
     if rec is None:
         return
+    (a_name, a_bits), (b_name, b_bits), out_name = _OPERANDS[phase]
     kind = "conv2d" if layer.kind == "conv" else "gemm"
     params = {"m": m, "n": n, "k": k, "acc_bits": rec.acc_bits, "product": phase, **(conv or {})}
     rec.recorder.record(kind, rec.layer, rec.phase or phase,
-                        [access(f"{rec.layer}.{names[0]}", a, bits[0]), access(f"{rec.layer}.{names[1]}", b, bits[1])],
-                        [access(f"{rec.layer}.{names[2]}", out, rec.acc_bits)], **params)
+                        [access(f"{rec.layer}.{a_name}", a, getattr(rec, a_bits)),
+                         access(f"{rec.layer}.{b_name}", b, getattr(rec, b_bits))],
+                        [access(f"{rec.layer}.{out_name}", out, rec.acc_bits)], **params)
 
 
 def _conv_geometry(layer: LayerSpec, x_shape: tuple, y_shape: tuple) -> dict:
@@ -53,15 +60,12 @@ def forward_product(layer: LayerSpec, x: np.ndarray, w: np.ndarray, engine: Gemm
     """y = x * w (conv, NHWC) or x·w (fc, input flattened); returns (y, overflow events)."""
     if layer.kind == "conv":
         y, n = conv2d(x, w, layer.padding, layer.stride, engine)
-        if rec:
-            _record(rec, "forward", layer, ("x", "w", "z"), x, w, y, (rec.bits_in, rec.bits_weight),
-                    y.shape[0] * y.shape[1] * y.shape[2], y.shape[3], w.shape[0] * w.shape[1] * w.shape[2],
-                    _conv_geometry(layer, x.shape, y.shape))
+        _record(rec, "forward", layer, x, w, y, y.shape[0] * y.shape[1] * y.shape[2], y.shape[3],
+                w.shape[0] * w.shape[1] * w.shape[2], _conv_geometry(layer, x.shape, y.shape))
         return y, n
     a, b, bounds = engine.prepare(x.reshape(x.shape[0], -1), w, w.shape[0])
     y, n = engine(a, b, bounds)
-    _record(rec, "forward", layer, ("x", "w", "z"), x, w, y, (rec.bits_in, rec.bits_weight) if rec else (0, 0),
-            x.shape[0], w.shape[1], w.shape[0], None)
+    _record(rec, "forward", layer, x, w, y, x.shape[0], w.shape[1], w.shape[0], None)
     return y, n
 
 
@@ -70,15 +74,12 @@ def input_grad_product(layer: LayerSpec, dy: np.ndarray, w: np.ndarray, x_shape:
     """dx for the layer's input of ``x_shape``; returns (dx, overflow events)."""
     if layer.kind == "conv":
         dx, n = conv2d_input_grad(dy, w, x_shape, layer.padding, layer.stride, engine)
-        if rec:
-            _record(rec, "input_grad", layer, ("dz", "w", "dx"), dy, w, dx, (rec.bits_out, rec.bits_weight),
-                    x_shape[0] * x_shape[1] * x_shape[2], x_shape[3], w.shape[0] * w.shape[1] * w.shape[3],
-                    _conv_geometry(layer, x_shape, dy.shape))
+        _record(rec, "input_grad", layer, dy, w, dx, x_shape[0] * x_shape[1] * x_shape[2], x_shape[3],
+                w.shape[0] * w.shape[1] * w.shape[3], _conv_geometry(layer, x_shape, dy.shape))
         return dx, n
     a, b, bounds = engine.prepare(dy, w, w.shape[1])
     dx, n = engine(a, b.T, bounds)
-    _record(rec, "input_grad", layer, ("dz", "w", "dx"), dy, w, dx, (rec.bits_out, rec.bits_weight) if rec else (0, 0),
-            dy.shape[0], w.shape[0], w.shape[1], None)
+    _record(rec, "input_grad", layer, dy, w, dx, dy.shape[0], w.shape[0], w.shape[1], None)
     return dx.reshape(x_shape), n
 
 
@@ -87,15 +88,12 @@ def weight_grad_product(layer: LayerSpec, x: np.ndarray, dy: np.ndarray, engine:
     """dw with the shape of the layer's weights; returns (dw, overflow events)."""
     if layer.kind == "conv":
         dw, n = conv2d_weight_grad(x, dy, layer.kernel, layer.padding, layer.stride, engine)
-        if rec:
-            _record(rec, "weight_grad", layer, ("x", "dz", "dw"), x, dy, dw, (rec.bits_in, rec.bits_out),
-                    dw.shape[0] * dw.shape[1] * dw.shape[2], dw.shape[3], dy.shape[0] * dy.shape[1] * dy.shape[2],
-                    _conv_geometry(layer, x.shape, dy.shape))
+        _record(rec, "weight_grad", layer, x, dy, dw, dw.shape[0] * dw.shape[1] * dw.shape[2], dw.shape[3],
+                dy.shape[0] * dy.shape[1] * dy.shape[2], _conv_geometry(layer, x.shape, dy.shape))
         return dw, n
     a, b, bounds = engine.prepare(x.reshape(x.shape[0], -1), dy, x.shape[0])
     dw, n = engine(a.T, b, bounds)
-    _record(rec, "weight_grad", layer, ("x", "dz", "dw"), x, dy, dw, (rec.bits_in, rec.bits_out) if rec else (0, 0),
-            a.shape[1], dy.shape[1], x.shape[0], None)
+    _record(rec, "weight_grad", layer, x, dy, dw, a.shape[1], dy.shape[1], x.shape[0], None)
     return dw, n
 
 

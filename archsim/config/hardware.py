@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
 from .reader import Section, load_yaml
-from .workload import NumericSpec, _read_numerics
+from .workload import NumericSpec, read_numerics
 
 DATAFLOWS = ("ws", "os", "is")
 OPERANDS = ("input", "weight", "output")
@@ -134,7 +133,7 @@ def load_hardware(path: str | Path) -> HardwareSpec:
     r.done()
     num_sec = top.section("numerics", {})
     algorithm = num_sec.string("algorithm", "wage", ("wage", "nitro_d"))
-    numerics = _read_numerics(num_sec, algorithm)
+    numerics = read_numerics(num_sec, algorithm)
     if numerics.accumulator_bits > array.accumulator_bits:
         raise num_sec.error("accumulator_bits", f"the datapath cannot accumulate in {numerics.accumulator_bits} bits: "
                                                 f"the PE array's accumulators have {array.accumulator_bits}")

@@ -217,7 +217,7 @@ def layer_output_shapes(spec_layers: tuple[LayerSpec, ...], input_shape: tuple[i
     return shapes
 
 
-def _read_numerics(sec: Section, algorithm: str) -> NumericSpec:
+def read_numerics(sec: Section, algorithm: str) -> NumericSpec:
     """The numeric datapath of a workload or hardware section, with the algorithm's defaults."""
     d = NITRO_NUMERICS if algorithm == "nitro_d" else NumericSpec()
     spec = NumericSpec(
@@ -348,7 +348,7 @@ def load_workload(path: str | Path) -> WorkloadSpec:
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise ConfigError(file, f"network.layers[{i}].name", f"layer names must be unique; {n!r} repeats")
-    numerics = _read_numerics(top.section("numerics", {}), algorithm)
+    numerics = read_numerics(top.section("numerics", {}), algorithm)
     tr = top.section("training", {})
     d = TrainingSpec()
     training = TrainingSpec(epochs=tr.integer("epochs", d.epochs, lo=1, hi=10000),

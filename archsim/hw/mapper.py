@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..config.hardware import HardwareSpec
 from ..trace import Op
-from .systolic import map_tile
+from .systolic import map_tile, unmap_tile
 
 
 class MapError(ValueError):
@@ -78,7 +78,7 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
             for s0 in range(0, t.stream, chunk):
                 s = min(chunk, t.stream - s0)
                 e = _operand_elements(df, rows, cols, s)
-                m, n, k = {"os": (rows, cols, s), "ws": (s, cols, rows), "is": (cols, s, rows)}[df]
+                m, n, k = unmap_tile(df, rows, cols, s)
                 if df == "os":  # the reduction (K) is the stream
                     first, last = s0 == 0, s0 + s == t.stream
                 else:  # the reduction (K) runs over the row folds

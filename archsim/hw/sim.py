@@ -75,15 +75,19 @@ class _Step:
         a_bits, b_bits = op.reads[0].bits, op.reads[1].bits
         banks = {o: hw.bank_for(o).name for o in ("input", "weight", "output")}
 
+        def fetched_bits(t: Tile) -> dict[str, int]:
+            """Bits per bank of the operands a tile brings in (the stationary one only when it changes)."""
+            out: dict[str, int] = defaultdict(int)
+            for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
+                if operand != stationary or t.new_stationary:
+                    out[banks[operand]] += 8 * size
+            return out
+
         def loader():
             yield env.timeout(hw.dram.latency_cycles)  # first access latency; later bursts are pipelined
             for t in tiles:
-                nbytes = 0
-                writes: dict[str, int] = defaultdict(int)
-                for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
-                    if operand != stationary or t.new_stationary:
-                        nbytes += size
-                        writes[banks[operand]] += 8 * size
+                writes = fetched_bits(t)
+                nbytes = sum(writes.values()) // 8
                 self.actions.dram_read_bytes += nbytes
                 yield from self.dram_transfer(nbytes, op_busy)
                 for bank, bits in writes.items():
@@ -101,11 +105,9 @@ class _Step:
                 macs = t.m * t.n * t.k
                 self.actions.macs_by_width[f"{a_bits}x{b_bits}"] += macs
                 self.actions.register_accesses += 3 * macs
-                access: dict[str, int] = defaultdict(int)
-                for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
-                    if operand != stationary or t.new_stationary:
-                        self.actions.sram_read_bits[banks[operand]] += 8 * size
-                        access[banks[operand]] += 8 * size
+                access = fetched_bits(t)
+                for bank, bits in access.items():
+                    self.actions.sram_read_bits[bank] += bits
                 self.actions.sram_write_bits[banks["output"]] += 8 * t.output_bytes
                 access[banks["output"]] += 8 * t.output_bytes
                 if not t.first_partial:  # accumulate onto earlier partial sums

@@ -51,6 +51,11 @@ def map_tile(dataflow: str, m: int, n: int, k: int) -> TileMapping:
     raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
 
 
+def unmap_tile(dataflow: str, rows: int, cols: int, stream: int) -> tuple[int, int, int]:
+    """(M, N, K) of a tile given its mapped rows, cols and streamed length (inverse of :func:`map_tile`)."""
+    return {"os": (rows, cols, stream), "ws": (stream, cols, rows), "is": (cols, stream, rows)}[dataflow]
+
+
 def tile_cycles(dataflow: str, m: int, n: int, k: int, array_rows: int, array_cols: int,
                 convention: str = "archsim") -> int:
     """Cycles of one M×N×K tile on an array_rows×array_cols array (the tile must fit spatially)."""
