@@ -11,7 +11,7 @@ from archsim.config.hardware import load_hardware
 from archsim.data import load_dataset
 from archsim.hw.mapper import MapError, tile_op
 from archsim.hw.sim import simulate
-from archsim.hw.systolic import tile_cycles
+from archsim.hw.systolic import pipelined_cycles, tile_cycles
 from archsim.trace import TensorAccess, TraceRecorder
 from archsim.train import record_trace
 
@@ -41,17 +41,32 @@ def _gemm_trace(m, n, k, bits=(8, 8)):
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
-def test_compute_bound_gemm_costs_the_sum_of_closed_form_tiles(tmp_path, dataflow):
-    hw = _hw(tmp_path, sram=WIDE_BANKS, **{"pe_array.dataflow": dataflow, "dram.bytes_per_cycle": 4096,
-                                          "dram.latency_cycles": 0})
+@pytest.mark.parametrize("convention", ["archsim", "scalesim"])
+def test_compute_bound_gemm_costs_its_closed_form(tmp_path, dataflow, convention):
+    hw = _hw(tmp_path, sram=WIDE_BANKS, timing=convention, **{"pe_array.dataflow": dataflow,
+                                                               "dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
     trace = _gemm_trace(40, 20, 24)
     timing, actions = simulate(trace, hw)
     tiles = tile_op(trace.ops[0], hw)
-    compute = sum(tile_cycles(dataflow, t.m, t.n, t.k, 8, 8) for t in tiles)
+    assert len(tiles) > 1
+    if convention == "scalesim":  # folds back to back, each at its full count
+        compute = sum(tile_cycles(dataflow, t.m, t.n, t.k, 8, 8, "scalesim") for t in tiles)
+    else:  # folds overlap through double-buffered stationary registers
+        compute = pipelined_cycles(dataflow, [(t.m, t.n, t.k, t.new_stationary) for t in tiles])
+        assert compute < sum(tile_cycles(dataflow, t.m, t.n, t.k, 8, 8) for t in tiles)
     assert timing.busy_cycles["pe_array"] == compute
     assert compute <= timing.cycles_per_step <= compute + 2 * math.ceil(max(t.input_bytes + t.weight_bytes for t in tiles)
                                                                          / 4096) + 10
     assert sum(actions.macs_by_width.values()) == 40 * 20 * 24
+
+
+def test_pipelined_cycles_of_one_tile_is_its_isolated_count():
+    for dataflow in ("ws", "os", "is"):
+        assert pipelined_cycles(dataflow, [(5, 7, 3, True)]) == tile_cycles(dataflow, 5, 7, 3, 8, 8)
+    # WS, two folds sharing nothing: the second preload (3 rows) hides under the first stream (5)
+    assert pipelined_cycles("ws", [(5, 7, 3, True), (5, 7, 3, True)]) == 3 + 5 + 5 + (3 + 7 - 2)
+    # a preload longer than the previous stream is exposed by the difference
+    assert pipelined_cycles("ws", [(2, 7, 6, True), (2, 7, 6, True)]) == 6 + 2 + (6 - 2) + 2 + (6 + 7 - 2)
 
 
 def test_dram_bound_gemm_takes_at_least_bytes_over_bandwidth(tmp_path):

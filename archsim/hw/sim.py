@@ -2,16 +2,26 @@
 
 Processes per GEMM/conv op (SimPy's producer/consumer style): a loader moves each tile's
 operands over DRAM into double-buffered SRAM (a Store of two tiles), the PE array takes
-tiles and computes them for the closed-form cycles of :mod:`.systolic`, and a writer
-drains finished outputs back to DRAM. DRAM is a shared resource, so loads and
-write-backs contend for its bandwidth. Element-wise ops (shifts, rounding, saturation,
-constant division, ReLUs, stochastic rounding, pooling, updates) run on the shift/align
-unit: ``pipeline depth + ⌈elements / lanes⌉`` cycles, longer if the random-bit source or
-a divider's latency limits it. Ops run in trace order, one after the other.
-One SimPy event stands for one tile transfer or tile computation, never for a cycle.
+tiles and computes them, and a writer drains finished outputs back to DRAM. The DRAM
+channel and each bank's ports are FIFO resources kept as booking calendars
+(:class:`Calendar`): a process books a transfer when it issues it and sleeps until it
+ends, which is what a SimPy FIFO ``Resource`` would do, at one event instead of four.
+
+PE timing follows the hardware's convention. ``archsim``: a tile's preload, stream and
+drain (:func:`.systolic.tile_phases`) overlap with its neighbours through double-buffered
+stationary registers, as :func:`.systolic.pipelined_cycles` describes, and stall when the
+loader is late. ``scalesim``: each fold takes its full SCALE-Sim count, one after another.
+
+Element-wise ops (shifts, rounding, saturation, constant division, ReLUs, stochastic
+rounding, pooling, updates) run on the shift/align unit: ``pipeline depth + ⌈elements /
+lanes⌉`` cycles, longer if the random-bit source or a divider's latency limits it. Their
+tensors stay on chip when they fit in the bank; larger ones stream through DRAM.
+Ops run in trace order, one after the other. One SimPy event stands for one tile
+transfer or tile computation, never for a cycle.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 
@@ -21,7 +31,7 @@ from ..config.hardware import HardwareSpec
 from ..trace import Op, Trace
 from .actions import ActionCounts, OpTiming, Timing
 from .mapper import MapError, Tile, tile_op
-from .systolic import tile_cycles
+from .systolic import tile_cycles, tile_phases
 
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
 UNIT_CAPABILITY = {"stochastic_round": "stochastic_round", "divide_clip": "divide", "divide_decay_subtract": "divide",
@@ -30,50 +40,68 @@ UNIT_CAPABILITY = {"stochastic_round": "stochastic_round", "divide_clip": "divid
                    "route": "compare", "subtract_target": "saturate", "subtract_clip": "saturate"}
 
 
+class Calendar:
+    """A FIFO resource with ``servers`` identical servers, booked at request time.
+
+    Requests are issued at non-decreasing simulation times, so taking the server that
+    frees first gives exactly the start times of a FIFO multi-server queue."""
+
+    def __init__(self, servers: int) -> None:
+        self.free_at = [0] * servers
+
+    def book(self, now: int, cycles: int) -> int:
+        """Occupy one server for ``cycles`` from the earliest moment ≥ ``now``; returns the end time."""
+        end = max(now, self.free_at[0]) + cycles
+        heapq.heapreplace(self.free_at, end)
+        return end
+
+
 class _Step:
     """State of one simulation: the environment, shared resources, counters."""
 
     def __init__(self, hw: HardwareSpec) -> None:
         self.hw = hw
         self.env = simpy.Environment()
-        self.dram = simpy.Resource(self.env, capacity=1)
-        self.ports = {b.name: simpy.Resource(self.env, capacity=b.ports) for b in hw.banks}
+        self.dram = Calendar(1)
+        self.ports = {b.name: Calendar(b.ports) for b in hw.banks}
         self.word_bits = {b.name: b.word_bits for b in hw.banks}
         self.busy: dict[str, int] = defaultdict(int)
         self.actions = ActionCounts()
         self.events = 0
 
-    def dram_transfer(self, nbytes: int, op_busy: dict):
-        """Hold the DRAM channel for ⌈bytes / bandwidth⌉ cycles."""
-        if nbytes <= 0:
-            return
-        with self.dram.request() as req:
-            yield req
-            cycles = math.ceil(nbytes / self.hw.dram.bytes_per_cycle)
-            self.busy["dram"] += cycles
-            op_busy["dram"] += cycles
-            self.events += 2
-            yield self.env.timeout(cycles)
+    def book_dram(self, nbytes: int, op_busy: dict) -> int:
+        """Book the DRAM channel for ⌈bytes / bandwidth⌉ cycles from now; returns the end time."""
+        cycles = math.ceil(nbytes / self.hw.dram.bytes_per_cycle)
+        self.busy["dram"] += cycles
+        op_busy["dram"] += cycles
+        return self.dram.book(self.env.now, cycles)
 
-    def sram_access(self, bank: str, bits: int, op_busy: dict):
-        """Hold one port of ``bank`` for ⌈bits / word width⌉ cycles (ports are contended resources)."""
-        if bits <= 0:
-            return
-        with self.ports[bank].request() as req:
-            yield req
-            cycles = math.ceil(bits / self.word_bits[bank])
-            self.busy[f"sram:{bank}"] += cycles
-            op_busy[f"sram:{bank}"] += cycles
-            self.events += 2
-            yield self.env.timeout(cycles)
+    def book_sram(self, accesses: dict[str, int], op_busy: dict) -> int:
+        """Book one port of each bank for ⌈bits / word width⌉ cycles from now; returns when all are done."""
+        end = self.env.now
+        for bank, bits in accesses.items():
+            if bits > 0:
+                cycles = math.ceil(bits / self.word_bits[bank])
+                self.busy[f"sram:{bank}"] += cycles
+                op_busy[f"sram:{bank}"] += cycles
+                end = max(end, self.ports[bank].book(self.env.now, cycles))
+        return end
+
+    def wait_until(self, time: int):
+        """One event: sleep until ``time`` (no event when it is now)."""
+        if time > self.env.now:
+            self.events += 1
+            yield self.env.timeout(time - self.env.now)
 
     def gemm(self, op: Op, tiles: list[Tile], op_busy: dict):
         hw, env = self.hw, self.env
-        stationary = STATIONARY[hw.array.dataflow]
+        df = hw.array.dataflow
+        stationary = STATIONARY[df]
         loaded = simpy.Store(env, capacity=2)
         done = simpy.Store(env, capacity=2)
         a_bits, b_bits = op.reads[0].bits, op.reads[1].bits
         banks = {o: hw.bank_for(o).name for o in ("input", "weight", "output")}
+        out_bank = banks["output"]
 
         def fetched_bits(t: Tile) -> dict[str, int]:
             """Bits per bank of the operands a tile brings in (the stationary one only when it changes)."""
@@ -84,50 +112,65 @@ class _Step:
             return out
 
         def loader():
-            yield env.timeout(hw.dram.latency_cycles)  # first access latency; later bursts are pipelined
+            yield from self.wait_until(env.now + hw.dram.latency_cycles)  # first access; later bursts pipeline
             for t in tiles:
                 writes = fetched_bits(t)
                 nbytes = sum(writes.values()) // 8
                 self.actions.dram_read_bytes += nbytes
-                yield from self.dram_transfer(nbytes, op_busy)
+                if nbytes:
+                    yield from self.wait_until(self.book_dram(nbytes, op_busy))
                 for bank, bits in writes.items():
                     self.actions.sram_write_bits[bank] += bits
-                yield simpy.AllOf(env, [env.process(self.sram_access(b, bits, op_busy)) for b, bits in writes.items()])
-                yield loaded.put(t)
+                yield from self.wait_until(self.book_sram(writes, op_busy))
+                yield loaded.put((t, env.now))
                 self.events += 1
 
         def pe_array():
-            for _ in tiles:
-                t = yield loaded.get()
-                cycles = tile_cycles(hw.array.dataflow, t.m, t.n, t.k, hw.array.rows, hw.array.cols, hw.timing)
-                self.busy["pe_array"] += cycles
-                op_busy["pe_array"] += cycles
+            stream_start = stream_end = 0
+            for i, _ in enumerate(tiles):
+                t, loaded_at = yield loaded.get()
+                self.events += 1
+                if hw.timing == "scalesim":
+                    cycles = tile_cycles(df, t.m, t.n, t.k, hw.array.rows, hw.array.cols, "scalesim")
+                    stream_start, stream_end, drain = env.now, env.now + cycles, 0
+                else:  # preload into shadow registers once the data is here and the previous tile streams
+                    preload, stream, drain = tile_phases(df, t.m, t.n, t.k, t.new_stationary)
+                    preload_done = max(loaded_at, stream_start if i else loaded_at) + preload
+                    stream_start = max(env.now, preload_done)
+                    stream_end = stream_start + stream
+                compute = stream_end - env.now
+                self.busy["pe_array"] += compute
+                op_busy["pe_array"] += compute
                 macs = t.m * t.n * t.k
                 self.actions.macs_by_width[f"{a_bits}x{b_bits}"] += macs
                 self.actions.register_accesses += 3 * macs
                 access = fetched_bits(t)
                 for bank, bits in access.items():
                     self.actions.sram_read_bits[bank] += bits
-                self.actions.sram_write_bits[banks["output"]] += 8 * t.output_bytes
-                access[banks["output"]] += 8 * t.output_bytes
+                self.actions.sram_write_bits[out_bank] += 8 * t.output_bytes
+                access[out_bank] += 8 * t.output_bytes
                 if not t.first_partial:  # accumulate onto earlier partial sums
-                    self.actions.sram_read_bits[banks["output"]] += 8 * t.output_bytes
-                    access[banks["output"]] += 8 * t.output_bytes
-                # the tile ends when both the array and the SRAM ports feeding it are done
-                yield simpy.AllOf(env, [env.timeout(cycles)] + [env.process(self.sram_access(b, bits, op_busy))
-                                                                for b, bits in access.items()])
-                yield done.put(t)
-                self.events += 2
+                    self.actions.sram_read_bits[out_bank] += 8 * t.output_bytes
+                    access[out_bank] += 8 * t.output_bytes
+                # the stream ends when both the array and the SRAM ports feeding it are done
+                stream_end = max(stream_end, self.book_sram(access, op_busy))
+                yield from self.wait_until(stream_end)
+                yield done.put((t, stream_end + drain))
+                self.events += 1
+            if drain:  # the last tile's drain is exposed; earlier ones hid under the next stream
+                self.busy["pe_array"] += drain
+                op_busy["pe_array"] += drain
 
         def writer():
             for _ in tiles:
-                t = yield done.get()
+                t, ready = yield done.get()
                 self.events += 1
+                yield from self.wait_until(ready)
                 if t.last_partial:
-                    self.actions.sram_read_bits[banks["output"]] += 8 * t.output_bytes
+                    self.actions.sram_read_bits[out_bank] += 8 * t.output_bytes
                     self.actions.dram_write_bytes += t.output_bytes
-                    yield from self.sram_access(banks["output"], 8 * t.output_bytes, op_busy)
-                    yield from self.dram_transfer(t.output_bytes, op_busy)
+                    yield from self.wait_until(self.book_sram({out_bank: 8 * t.output_bytes}, op_busy))
+                    yield from self.wait_until(self.book_dram(t.output_bytes, op_busy))
 
         yield simpy.AllOf(env, [env.process(loader()), env.process(pe_array()), env.process(writer())])
 
@@ -146,15 +189,22 @@ class _Step:
             cycles = max(cycles, math.ceil(random_bits / hw.random_bits_per_cycle))
             self.actions.random_bits += random_bits
         self.actions.shift_align_ops[kind] += elements
-        bank = hw.bank_for("weight" if op.kind == "update" else "output").name
-        for t in op.reads:
-            self.actions.sram_read_bits[bank] += t.size_bits
-        for t in op.writes:
-            self.actions.sram_write_bits[bank] += t.size_bits
+        bank = hw.bank_for("weight" if op.kind == "update" else "output")
+        spilled = {"read": 0, "write": 0}
+        for direction, tensors, counter in (("read", op.reads, self.actions.sram_read_bits),
+                                            ("write", op.writes, self.actions.sram_write_bits)):
+            for t in tensors:
+                counter[bank.name] += t.size_bits
+                if t.size_bits > 8 * bank.capacity_bytes:
+                    spilled[direction] += -(-t.size_bits // 8)
         self.busy["shift_align"] += cycles
         op_busy["shift_align"] += cycles
-        self.events += 1
-        yield self.env.timeout(cycles)
+        end = self.env.now + cycles
+        if spilled["read"] or spilled["write"]:  # a tensor larger than its bank streams through DRAM
+            self.actions.dram_read_bytes += spilled["read"]
+            self.actions.dram_write_bytes += spilled["write"]
+            end = max(end, self.book_dram(spilled["read"] + spilled["write"], op_busy))
+        yield from self.wait_until(end)
 
 
 def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:

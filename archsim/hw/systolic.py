@@ -18,9 +18,15 @@ Two counting conventions:
 * ``scalesim`` — SCALE-Sim 3.0's per-fold count, which charges the whole array (R, C)
   for fill and skew whatever the tile uses: OS R + C + T - 2, WS/IS 2R + C + T - 2.
 
-Both agree on a tile that fills the array. The SimPy model (later) overlaps the next
-tile's preload with the current tile's streaming where the stationary buffers are
-double-buffered; this module only times one tile in isolation.
+Both agree on a tile that fills the array.
+
+A tile's ``archsim`` count splits into three phases (:func:`tile_phases`): preload of
+the stationary operand (WS/IS: ``rows``; OS: 0), streaming (T) and fill/drain skew
+(``rows + cols - 2``). With double-buffered stationary registers, which archsim assumes
+by default, consecutive tiles overlap: the next tile's preload runs in the shadow
+registers while the current tile streams, and the current tile's drain overlaps the next
+tile's stream. :func:`pipelined_cycles` gives the resulting count for back-to-back tiles;
+SCALE-Sim runs folds strictly one after the other.
 """
 from __future__ import annotations
 
@@ -71,6 +77,27 @@ def tile_cycles(dataflow: str, m: int, n: int, k: int, array_rows: int, array_co
     if dataflow == "os":
         return t.stream + t.rows + t.cols - 2
     return 2 * t.rows + t.cols + t.stream - 2
+
+
+def tile_phases(dataflow: str, m: int, n: int, k: int, new_stationary: bool = True) -> tuple[int, int, int]:
+    """(preload, stream, drain) cycles of a tile under the ``archsim`` count; their sum is
+    :func:`tile_cycles` when the stationary operand is loaded (``new_stationary``)."""
+    t = map_tile(dataflow, m, n, k)
+    preload = t.rows if dataflow != "os" and new_stationary else 0
+    return preload, t.stream, t.rows + t.cols - 2
+
+
+def pipelined_cycles(dataflow: str, tiles: list[tuple[int, int, int, bool]]) -> int:
+    """Cycles of back-to-back tiles ``(m, n, k, new_stationary)`` on double-buffered stationary
+    registers with no data stalls: tile i+1's preload starts when tile i starts streaming, its
+    stream starts when both that preload and tile i's stream are done; the last drain is exposed."""
+    stream_start = stream_end = 0
+    drain = 0
+    for i, (m, n, k, new) in enumerate(tiles):
+        preload, stream, drain = tile_phases(dataflow, m, n, k, new)
+        stream_start = max(stream_end, (stream_start if i else 0) + preload)
+        stream_end = stream_start + stream
+    return stream_end + drain
 
 
 def folds(dataflow: str, m: int, n: int, k: int, array_rows: int, array_cols: int) -> int:
