@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory hwc
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gemm.py
@@ -30,3 +31,38 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
+
+# Optional energy/area backend (archsim/cost/hwc_backend.py): hwcomponents + CACTI for SRAM banks.
+# Needs Python >= 3.12 (hwcomponents does not import on 3.11); CACTI is compiled from the sdist because
+# the wheel's binary needs glibc 2.38. Without a Python >= 3.12 this target prints a note and succeeds.
+# Choose the interpreter with `make hwc HWC_PYTHON=/path/to/python3.12`.
+HWC_VENV   := .venv-hwc
+HWC_PKGS   := hwcomponents==1.0.114 hwcomponents-cacti==1.0.40
+HWC_STAMP  := $(HWC_VENV)/.installed-stamp
+HWC_PYTHON ?=
+
+.PHONY: hwc
+hwc:
+	@ok() { "$$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; }; \
+	py="$(HWC_PYTHON)"; \
+	if [ -n "$$py" ]; then \
+	  ok "$$py" || { echo "hwc: HWC_PYTHON=$$py is not a Python >= 3.12" >&2; exit 1; }; \
+	else \
+	  for c in python3.12 python3.13 python3 \
+	           "$$(pyenv root 2>/dev/null)"/versions/3.1[2-9]*/bin/python \
+	           "$$HOME"/.pyenv/versions/3.1[2-9]*/bin/python; do \
+	    if ok "$$c"; then py="$$c"; break; fi; \
+	  done; \
+	fi; \
+	if [ -z "$$py" ]; then \
+	  echo "hwc: no Python >= 3.12 found (pass HWC_PYTHON=...); skipping the optional hwcomponents backend."; \
+	  exit 0; \
+	fi; \
+	if [ "$$(cat $(HWC_STAMP) 2>/dev/null)" != "$(HWC_PKGS)" ] || [ pyproject.toml -nt $(HWC_STAMP) ]; then \
+	  echo "hwc: building $(HWC_VENV) with $$py (compiles CACTI, about a minute)"; \
+	  "$$py" -m venv $(HWC_VENV) && \
+	  $(HWC_VENV)/bin/python -m pip install --quiet --upgrade pip && \
+	  nice $(HWC_VENV)/bin/python -m pip install --quiet --no-binary hwcomponents-cacti -e '.[test]' $(HWC_PKGS) && \
+	  echo "$(HWC_PKGS)" > $(HWC_STAMP) || exit 1; \
+	fi; \
+	$(HWC_VENV)/bin/python -m pytest tests/test_cost_hwc.py

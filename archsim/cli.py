@@ -11,6 +11,7 @@ from . import __version__
 from ._runtime import tune_malloc
 from .checkpoint import CheckpointError, unfinished_checkpoint
 from .config import ConfigError, load_workload
+from .cost.table import CostError
 from .data import DataError, load_dataset
 from .numerics import NumericsError
 from .hw.mapper import MapError
@@ -139,6 +140,38 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config.hardware import load_hardware
+    from .run import run, training_numerics
+
+    spec = load_workload(args.workload).with_overrides(epochs=args.epochs, seed=args.seed)
+    hw = load_hardware(args.hw)
+    data = load_dataset(spec.dataset, args.dataset)
+    if not args.quiet:
+        numerics = training_numerics(hw)[0]
+        print(f"archsim {__version__}: {spec.name} on {hw.name} ({hw.technology_nm} nm, "
+              f"{hw.array.rows}x{hw.array.cols} {hw.array.dataflow}, "
+              f"{'float32' if numerics == 'fp32' else hw.numerics.describe(spec.algorithm)}), "
+              f"{data.name}/{data.variant}, {spec.training.epochs} epochs, seed {spec.training.seed}",
+              file=sys.stderr, flush=True)
+    result = run(spec, hw, data, progress=_Progress(args.quiet), sram_backend=args.sram_backend)
+    s = result.summary()
+    out = Path(args.out or f"runs/{spec.name}-{hw.name}")
+    path = result.write(out)
+    print(f"training {'reused from the cache' if result.training_reused else 'done'}: final test accuracy "
+          f"{100 * s['final_test_accuracy']:.2f}%, best {100 * s['best_test_accuracy']:.2f}% ({s['epochs']} epochs)")
+    print(f"step (batch {s['batch']}): {s['cycles_per_step']:,} cycles = {1e3 * s['latency_s_per_step']:.3f} ms, "
+          f"{1e3 * s['energy_j_per_step']:.3f} mJ, {s['avg_power_w']:.3f} W, {s['tops_per_w']:.3f} TOPS/W")
+    print(f"epoch ({s['steps_per_epoch']} steps): {s['latency_s_per_epoch']:.3f} s, {s['energy_j_per_epoch']:.4f} J; "
+          f"training: {s['training_latency_s']:.2f} s, {s['training_energy_j']:.3f} J; area {s['area_mm2']:.3f} mm²")
+    energy = result.breakdowns()["energy_j_per_step_by_component"]
+    total = sum(energy.values())
+    print("energy by component: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in
+                                              sorted(energy.items(), key=lambda kv: -kv[1])))
+    print(f"wrote {path} and {path.with_suffix('.csv')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``archsim`` command."""
     parser = argparse.ArgumentParser(prog="archsim", description=__doc__)
@@ -171,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=int, help="batch size (default: the workload's)")
     s.add_argument("--out", help="output folder (default runs/<workload>-<hardware>)")
     s.set_defaults(func=_cmd_simulate)
+    u = sub.add_parser("run", help="train on a hardware config's numerics (cached), simulate and price: "
+                                   "accuracy, latency, energy, area")
+    u.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
+    u.add_argument("--hw", required=True, help="hardware YAML file (see hwconfigs/)")
+    u.add_argument("--epochs", type=int, help="override the workload's epochs")
+    u.add_argument("--seed", type=int, help="override the workload's seed")
+    u.add_argument("--dataset", choices=("mini", "full"), default="mini",
+                   help="mini: the embedded subset (default); full: all of Fashion-MNIST")
+    u.add_argument("--sram-backend", choices=("table", "hwcomponents"), default="table",
+                   help="SRAM energy/area: archsim's table (default) or CACTI through hwcomponents (optional)")
+    u.add_argument("--out", help="output folder (default runs/<workload>-<hardware>)")
+    u.add_argument("--quiet", action="store_true", help="no progress lines")
+    u.set_defaults(func=_cmd_run)
     return parser
 
 
@@ -191,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_positive(parser, args)
     try:
         return args.func(args)
-    except (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError) as exc:
+    except (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError, CostError) as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ This module imports nothing of archsim.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,17 @@ class Trace:
             if op.macs:
                 out[op.phase] = out.get(op.phase, 0) + op.macs
         return out
+
+    def at_width(self, bits: int) -> "Trace":
+        """The same step with every tensor and accumulator ``bits`` wide (e.g. 32 for a float32
+        datapath); zero fractions are kept, as a float zero is still a zero."""
+        def widen(t: TensorAccess) -> TensorAccess:
+            return replace(t, bits=bits)
+
+        ops = [replace(op, reads=tuple(map(widen, op.reads)), writes=tuple(map(widen, op.writes)),
+                       params={**op.params, **({"acc_bits": bits} if "acc_bits" in op.params else {})})
+               for op in self.ops]
+        return replace(self, ops=ops, numerics={**self.numerics, "datapath_bits": bits})
 
     def to_json(self) -> dict:
         """A JSON-ready dict with format and version."""

@@ -63,6 +63,11 @@ class TrainResult:
         """A JSON-ready dict."""
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> "TrainResult":
+        """Rebuild a result written by :meth:`to_json`."""
+        return cls(**{**data, "epoch_records": [EpochRecord(**r) for r in data.get("epoch_records", [])]})
+
 
 def build_model(spec: WorkloadSpec, numerics: str = "int", numeric_spec: NumericSpec | None = None):
     """The model for a workload's algorithm in integer or float32 mode."""

@@ -16,8 +16,8 @@ from .workload import NumericSpec, read_numerics
 DATAFLOWS = ("ws", "os", "is")
 OPERANDS = ("input", "weight", "output")
 SHIFT_ALIGN_OPS = ("shift", "round", "saturate", "divide", "relu", "compare", "stochastic_round")
-DRAM_TYPES = ("lpddr4", "ddr4", "hbm2")
 TIMING_CONVENTIONS = ("archsim", "scalesim")
+DATATYPES = ("int", "fp32")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class PEArraySpec:
     dataflow: str
     operand_bits: int
     accumulator_bits: int
+    datatype: str = "int"        # "int", or "fp32" for a float32 training datapath
+    zero_gating: bool = False    # MACs with a zero operand skip the arithmetic (idle energy only)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def _read_array(sec: Section) -> PEArraySpec:
     spec = PEArraySpec(rows=sec.integer("rows", lo=1, hi=1024), cols=sec.integer("cols", lo=1, hi=1024),
                        dataflow=sec.string("dataflow", "ws", DATAFLOWS),
                        operand_bits=sec.integer("operand_bits", 8, lo=1, hi=32),
-                       accumulator_bits=sec.integer("accumulator_bits", 32, lo=8, hi=64))
+                       accumulator_bits=sec.integer("accumulator_bits", 32, lo=8, hi=64),
+                       datatype=sec.string("datatype", "int", DATATYPES), zero_gating=sec.boolean("zero_gating", False))
     sec.done()
     return spec
 
@@ -118,7 +121,7 @@ def load_hardware(path: str | Path) -> HardwareSpec:
     banks = _read_banks(mem, "banks")
     mem.done()
     d = top.section("dram")
-    dram = DramSpec(kind=d.string("type", "lpddr4", DRAM_TYPES), bytes_per_cycle=d.integer("bytes_per_cycle", lo=1),
+    dram = DramSpec(kind=d.string("type", "lpddr4"), bytes_per_cycle=d.integer("bytes_per_cycle", lo=1),
                     latency_cycles=d.integer("latency_cycles", 100, lo=0), burst_bytes=d.integer("burst_bytes", 64, lo=1))
     d.done()
     s = top.section("shift_align")

@@ -92,6 +92,13 @@ class Section:
             raise self.error(key, f"expected a positive number, got {value}")
         return float(value)
 
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        """true or false."""
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_type_name(value)} {value!r}")
+        return value
+
     def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] | None = None) -> str:
         """A string, optionally one of ``choices``."""
         value = self.raw(key, default)

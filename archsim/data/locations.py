@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..cache import cache_root
 from .errors import DataError
 from .idx import parse_idx, read_file_bytes
 
@@ -88,10 +89,8 @@ class FoundFiles:
 
 
 def cache_dir() -> Path:
-    """The user cache folder for Fashion-MNIST (XDG base-directory rules)."""
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "archsim" / SUBDIR
+    """The user cache folder for Fashion-MNIST (inside :func:`archsim.cache.cache_root`)."""
+    return cache_root() / SUBDIR
 
 
 def downloads_enabled() -> bool:

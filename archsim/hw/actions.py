@@ -7,20 +7,43 @@ from dataclasses import dataclass, field, fields
 
 @dataclass
 class ActionCounts:
-    """Countable hardware actions of one step."""
+    """Countable hardware actions of one step (or of one phase of it).
+
+    MAC keys name the operand widths, ``"8x2"``, or ``"fp32"`` on a float datapath;
+    ``zero_operand_macs`` counts the MACs with a zero operand, expected from the zero
+    fractions the trace measured (operands taken as independent). Shift/align keys are
+    ``"<op>:<bits>"``, the op at its widest operand.
+    """
 
     macs_by_width: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    zero_operand_macs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     sram_read_bits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     sram_write_bits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     dram_read_bytes: int = 0
     dram_write_bytes: int = 0
     shift_align_ops: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     random_bits: int = 0
-    register_accesses: int = 0
+    register_bits: int = 0
+    by_phase: dict[str, ActionCounts] = field(default_factory=dict)
+
+    def add(self, other: ActionCounts) -> None:
+        """Accumulate ``other``'s counts (not its phases) into this one."""
+        for f in fields(self):
+            if f.name == "by_phase":
+                continue
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, dict):
+                for key, value in theirs.items():
+                    mine[key] += value
+            else:
+                setattr(self, f.name, mine + theirs)
 
     def to_json(self) -> dict:
-        return {f.name: dict(sorted(getattr(self, f.name).items())) if isinstance(getattr(self, f.name), dict)
-                else getattr(self, f.name) for f in fields(self)}
+        out = {f.name: dict(sorted(getattr(self, f.name).items())) if isinstance(getattr(self, f.name), dict)
+               else getattr(self, f.name) for f in fields(self) if f.name != "by_phase"}
+        if self.by_phase:
+            out["by_phase"] = {phase: counts.to_json() for phase, counts in self.by_phase.items()}
+        return out
 
 
 @dataclass

@@ -7,6 +7,7 @@ operand changes), stream chunks inner (the stationary tile is reused across them
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..config.hardware import HardwareSpec
@@ -34,6 +35,8 @@ class Tile:
     new_stationary: bool
     first_partial: bool
     last_partial: bool
+    input_fetch_bytes: int   # what the tile brings over DRAM: its share of the distinct elements
+    weight_fetch_bytes: int
 
 
 def _bytes(elements: int, bits: int) -> int:
@@ -70,6 +73,10 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
                            f"({2 * (need_fixed + _bytes(grow, bits[operand]))} bytes needed)")
         if grow:
             chunk = min(chunk, max(1, (half - need_fixed) * 8 // (grow * bits[operand])))
+    # a convolution's operand is im2col-expanded for the array, but only its distinct elements
+    # (the trace's tensor sizes) cross DRAM; an address generator expands them on the way in
+    expand_in = max(1.0, p["m"] * p["k"] / max(op.reads[0].elements, 1))
+    expand_w = max(1.0, p["k"] * p["n"] / max(op.reads[1].elements, 1))
     tiles = []
     for r0 in range(0, t.rows, hw.array.rows):
         rows = min(hw.array.rows, t.rows - r0)
@@ -83,7 +90,8 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
                     first, last = s0 == 0, s0 + s == t.stream
                 else:  # the reduction (K) runs over the row folds
                     first, last = r0 == 0, r0 + rows == t.rows
-                tiles.append(Tile(rows, cols, s, m, n, k, _bytes(e["input"], bits["input"]),
-                                  _bytes(e["weight"], bits["weight"]), _bytes(e["output"], bits["output"]),
-                                  s0 == 0, first, last))
+                in_bytes, w_bytes = _bytes(e["input"], bits["input"]), _bytes(e["weight"], bits["weight"])
+                tiles.append(Tile(rows, cols, s, m, n, k, in_bytes, w_bytes, _bytes(e["output"], bits["output"]),
+                                  s0 == 0, first, last, math.ceil(in_bytes / expand_in),
+                                  math.ceil(w_bytes / expand_w)))
     return tiles

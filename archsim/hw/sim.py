@@ -66,8 +66,20 @@ class _Step:
         self.ports = {b.name: Calendar(b.ports) for b in hw.banks}
         self.word_bits = {b.name: b.word_bits for b in hw.banks}
         self.busy: dict[str, int] = defaultdict(int)
-        self.actions = ActionCounts()
+        self.phase_actions: dict[str, ActionCounts] = {}
+        self.actions = ActionCounts()  # the counts of the phase whose op runs now
         self.events = 0
+
+    def enter_phase(self, phase: str) -> None:
+        """Count the following actions under ``phase``."""
+        self.actions = self.phase_actions.setdefault(phase, ActionCounts())
+
+    def total_actions(self) -> ActionCounts:
+        """All phases summed, with the per-phase counts attached."""
+        total = ActionCounts(by_phase=dict(self.phase_actions))
+        for counts in self.phase_actions.values():
+            total.add(counts)
+        return total
 
     def book_dram(self, nbytes: int, op_busy: dict) -> int:
         """Book the DRAM channel for ⌈bytes / bandwidth⌉ cycles from now; returns the end time."""
@@ -100,13 +112,20 @@ class _Step:
         loaded = simpy.Store(env, capacity=2)
         done = simpy.Store(env, capacity=2)
         a_bits, b_bits = op.reads[0].bits, op.reads[1].bits
+        mac_key = "fp32" if hw.array.datatype == "fp32" else f"{a_bits}x{b_bits}"
+        # bits latched per MAC: operands that move through the PE and the partial sum
+        register_bits = {"ws": a_bits, "is": b_bits, "os": a_bits + b_bits}[df] + op.params["acc_bits"]
+        nonzero = (1 - op.reads[0].zero_fraction) * (1 - op.reads[1].zero_fraction)
+        self.actions.zero_operand_macs[mac_key] += round(op.macs * (1 - nonzero))
         banks = {o: hw.bank_for(o).name for o in ("input", "weight", "output")}
         out_bank = banks["output"]
 
-        def fetched_bits(t: Tile) -> dict[str, int]:
-            """Bits per bank of the operands a tile brings in (the stationary one only when it changes)."""
+        def fetched_bits(t: Tile, from_dram: bool) -> dict[str, int]:
+            """Bits per bank of the operands a tile brings in (the stationary one only when it changes):
+            as they arrive from DRAM, or as the array consumes them (im2col-expanded)."""
             out: dict[str, int] = defaultdict(int)
-            for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
+            sizes = ((t.input_fetch_bytes, t.weight_fetch_bytes) if from_dram else (t.input_bytes, t.weight_bytes))
+            for operand, size in zip(("input", "weight"), sizes):
                 if operand != stationary or t.new_stationary:
                     out[banks[operand]] += 8 * size
             return out
@@ -114,7 +133,7 @@ class _Step:
         def loader():
             yield from self.wait_until(env.now + hw.dram.latency_cycles)  # first access; later bursts pipeline
             for t in tiles:
-                writes = fetched_bits(t)
+                writes = fetched_bits(t, from_dram=True)
                 nbytes = sum(writes.values()) // 8
                 self.actions.dram_read_bytes += nbytes
                 if nbytes:
@@ -142,9 +161,9 @@ class _Step:
                 self.busy["pe_array"] += compute
                 op_busy["pe_array"] += compute
                 macs = t.m * t.n * t.k
-                self.actions.macs_by_width[f"{a_bits}x{b_bits}"] += macs
-                self.actions.register_accesses += 3 * macs
-                access = fetched_bits(t)
+                self.actions.macs_by_width[mac_key] += macs
+                self.actions.register_bits += register_bits * macs
+                access = fetched_bits(t, from_dram=False)
                 for bank, bits in access.items():
                     self.actions.sram_read_bits[bank] += bits
                 self.actions.sram_write_bits[out_bank] += 8 * t.output_bytes
@@ -188,7 +207,7 @@ class _Step:
         if random_bits:
             cycles = max(cycles, math.ceil(random_bits / hw.random_bits_per_cycle))
             self.actions.random_bits += random_bits
-        self.actions.shift_align_ops[kind] += elements
+        self.actions.shift_align_ops[f"{kind}:{max(t.bits for t in op.reads + op.writes)}"] += elements
         bank = hw.bank_for("weight" if op.kind == "update" else "output")
         spilled = {"read": 0, "write": 0}
         for direction, tensors, counter in (("read", op.reads, self.actions.sram_read_bits),
@@ -208,7 +227,12 @@ class _Step:
 
 
 def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
-    """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts."""
+    """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts.
+
+    A float32 datapath (``pe_array.datatype: fp32``) runs the same ops with every tensor
+    32 bits wide."""
+    if hw.array.datatype == "fp32":
+        trace = trace.at_width(32)
     step = _Step(hw)
     timings: list[OpTiming] = []
     plans = [(op, tile_op(op, hw) if op.kind in ("gemm", "conv2d") else None) for op in trace.ops]
@@ -217,6 +241,7 @@ def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
         for op, tiles in plans:
             start = step.env.now
             op_busy: dict[str, int] = defaultdict(int)
+            step.enter_phase(op.phase)
             if tiles is not None:
                 yield from step.gemm(op, tiles, op_busy)
             else:
@@ -230,4 +255,4 @@ def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
 
     step.env.process(controller())
     step.env.run()
-    return Timing(int(step.env.now), timings, dict(step.busy), step.events), step.actions
+    return Timing(int(step.env.now), timings, dict(step.busy), step.events), step.total_actions()
