@@ -111,11 +111,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         if not args.workload:
             raise ConfigError("(command line)", "--workload", "give --workload FILE or --trace FILE")
         spec = load_workload(args.workload)
-        if spec.algorithm != hw.datapath_algorithm:
-            raise ConfigError(hw.source_file, "numerics.algorithm",
-                              f"this datapath is set up for {hw.datapath_algorithm}, but {args.workload} trains "
-                              f"with {spec.algorithm}; use a {spec.algorithm} hardware config")
-        trace = record_trace(spec, load_dataset(spec.dataset, "mini"), hw.numerics, args.batch)
+        trace = record_trace(spec, load_dataset(spec.dataset, "mini"), hw.numerics_for(spec.algorithm), args.batch)
     start = time.perf_counter()
     timing, actions = simulate(trace, hw)
     wall = time.perf_counter() - start
@@ -148,10 +144,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     hw = load_hardware(args.hw)
     data = load_dataset(spec.dataset, args.dataset)
     if not args.quiet:
-        numerics = training_numerics(hw)[0]
+        numerics, numeric_spec = training_numerics(hw, spec.algorithm)
         print(f"archsim {__version__}: {spec.name} on {hw.name} ({hw.technology_nm} nm, "
               f"{hw.array.rows}x{hw.array.cols} {hw.array.dataflow}, "
-              f"{'float32' if numerics == 'fp32' else hw.numerics.describe(spec.algorithm)}), "
+              f"{'float32' if numerics == 'fp32' else numeric_spec.describe(spec.algorithm)}), "
               f"{data.name}/{data.variant}, {spec.training.epochs} epochs, seed {spec.training.seed}",
               file=sys.stderr, flush=True)
     result = run(spec, hw, data, progress=_Progress(args.quiet), sram_backend=args.sram_backend)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import cache_root
-from .config import ConfigError, WorkloadSpec
+from .config import WorkloadSpec
+from .config.workload import NumericSpec
 from .config.hardware import HardwareSpec
 from .cost.model import CostModel, CostReport
 from .data import Dataset
@@ -27,9 +28,11 @@ from .train import TrainResult, record_trace, run_key, train, write_results
 PJ_PER_J = 1e12
 
 
-def training_numerics(hw: HardwareSpec) -> tuple[str, object]:
-    """What training must obey on ``hw``: its integer datapath, or float32 on an fp32 datapath."""
-    return ("fp32", None) if hw.array.datatype == "fp32" else ("int", hw.numerics)
+def training_numerics(hw: HardwareSpec, algorithm: str) -> tuple[str, NumericSpec | None]:
+    """What training must obey on ``hw``: its integer datapath for the algorithm, or float32 on an
+    fp32 datapath."""
+    numerics = hw.numerics_for(algorithm)  # a clear error when the hardware has no such datapath
+    return ("fp32", None) if hw.array.datatype == "fp32" else ("int", numerics)
 
 
 def train_cache_dir(key: dict) -> Path:
@@ -41,7 +44,7 @@ def train_cache_dir(key: dict) -> Path:
 def cached_training(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
                     progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, Path]:
     """Train ``spec`` on ``hw``'s numerics, or load the cached result; returns (result, reused, folder)."""
-    numerics, numeric_spec = training_numerics(hw)
+    numerics, numeric_spec = training_numerics(hw, spec.algorithm)
     key = run_key(spec, data, numerics, numeric_spec)
     folder = train_cache_dir(key)
     done = folder / "train.json"
@@ -131,14 +134,11 @@ class RunResult:
 def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[[dict], None] | None = None,
         sram_backend: str = "table") -> RunResult:
     """Train (or reuse the cached training), simulate one step at the training batch, price it."""
-    if spec.algorithm != hw.datapath_algorithm:
-        raise ConfigError(hw.source_file, "numerics.algorithm",
-                          f"this datapath is set up for {hw.datapath_algorithm}, but {spec.source_file} trains with "
-                          f"{spec.algorithm}; use a {spec.algorithm} hardware config")
+    numeric_spec = hw.numerics_for(spec.algorithm)
     cost_model = CostModel(hw, sram_backend=sram_backend)  # bad node / DRAM type fail before training
     training, reused, _ = cached_training(spec, data, hw, progress)
     batch = spec.training.batch_size
-    trace = record_trace(spec, data, hw.numerics, batch)
+    trace = record_trace(spec, data, numeric_spec, batch)
     timing, actions = simulate(trace, hw)
     steps = math.ceil(len(data.train_labels) / batch)
     return RunResult(spec.name, hw.name, training, reused, timing, actions, cost_model.price(timing, actions),

@@ -30,9 +30,9 @@ def main() -> None:
     for path in sorted((ROOT / "workloads").glob("*.yaml")):
         spec = load_workload(path)
         for hw in configs:
-            if hw.datapath_algorithm != spec.algorithm:
+            if spec.algorithm not in hw.algorithms:
                 continue
-            trace = record_trace(spec, data, hw.numerics, batch)
+            trace = record_trace(spec, data, hw.numerics_for(spec.algorithm), batch)
             t0 = time.perf_counter()
             timing, actions = simulate(trace, hw)
             wall = time.perf_counter() - t0

@@ -46,7 +46,7 @@ def test_changing_the_numerics_retrains(tmp_path, small_data):
     spec = tiny_spec(tmp_path, **TINY_28)
     hw = load_hardware("hwconfigs/edge_8x8.yaml")
     run(spec, hw, small_data)
-    other = dataclasses.replace(hw, numerics=dataclasses.replace(hw.numerics, k_a=6))
+    other = dataclasses.replace(hw, datapaths=(("wage", dataclasses.replace(hw.numerics, k_a=6)),))
     assert not run(spec, other, small_data).training_reused
     assert run(spec, other, small_data).training_reused
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ConfigError
 from .reader import Section, load_yaml
 from .workload import NumericSpec, read_numerics
 
@@ -72,10 +73,27 @@ class HardwareSpec:
     dram: DramSpec
     shift_align: ShiftAlignSpec
     random_bits_per_cycle: int
-    numerics: NumericSpec
+    datapaths: tuple[tuple[str, NumericSpec], ...]   # (algorithm, numerics training obeys), first = default
     timing: str
-    datapath_algorithm: str = "wage"
     source_file: str = ""
+
+    @property
+    def numerics(self) -> NumericSpec:
+        """The first datapath's numerics."""
+        return self.datapaths[0][1]
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(alg for alg, _ in self.datapaths)
+
+    def numerics_for(self, algorithm: str) -> NumericSpec:
+        """The numerics a workload of ``algorithm`` trains with on this hardware."""
+        for alg, numerics in self.datapaths:
+            if alg == algorithm:
+                return numerics
+        raise ConfigError(self.source_file, "numerics",
+                          f"expected a datapath for {algorithm}; this hardware has numerics for {', '.join(self.algorithms)} "
+                          f"only (add an entry with `algorithm: {algorithm}`)")
 
     def bank_for(self, operand: str) -> SramBankSpec:
         """The bank that holds an operand kind (validated to exist)."""
@@ -109,6 +127,29 @@ def _read_banks(sec: Section, key: str) -> tuple[SramBankSpec, ...]:
     return tuple(banks)
 
 
+def _read_datapaths(top: Section, array: PEArraySpec) -> tuple[tuple[str, NumericSpec], ...]:
+    """``numerics``: one mapping, or a list of mappings with distinct ``algorithm`` values."""
+    raw = top.raw("numerics", {})
+    sections = top.sections("numerics") if isinstance(raw, list) else [top.section("numerics", {})]
+    if not sections:
+        raise top.error("numerics", "at least one numerics entry")
+    datapaths: list[tuple[str, NumericSpec]] = []
+    for sec in sections:
+        algorithm = sec.string("algorithm", "wage", ("wage", "nitro_d"))
+        if algorithm in (a for a, _ in datapaths):
+            raise sec.error("algorithm", f"expected one numerics entry per algorithm; {algorithm} appears twice")
+        numerics = read_numerics(sec, algorithm)
+        if numerics.accumulator_bits > array.accumulator_bits:
+            raise sec.error("accumulator_bits", f"the datapath cannot accumulate in {numerics.accumulator_bits} bits: "
+                                                f"the PE array's accumulators have {array.accumulator_bits}")
+        widest = max(numerics.k_w, numerics.k_a, numerics.k_e)
+        if array.datatype == "int" and widest > array.operand_bits:
+            raise sec.error("k_w", f"expected at most {array.operand_bits} bits, the MAC operand width (pe_array.operand_bits); "
+                                   f"these numerics need {widest}-bit operands")
+        datapaths.append((algorithm, numerics))
+    return tuple(datapaths)
+
+
 def load_hardware(path: str | Path) -> HardwareSpec:
     """Read and validate a hardware YAML file."""
     file = str(path)
@@ -134,16 +175,11 @@ def load_hardware(path: str | Path) -> HardwareSpec:
     r = top.section("random", {})
     random_bits = r.integer("bits_per_cycle", 64, lo=1)
     r.done()
-    num_sec = top.section("numerics", {})
-    algorithm = num_sec.string("algorithm", "wage", ("wage", "nitro_d"))
-    numerics = read_numerics(num_sec, algorithm)
-    if numerics.accumulator_bits > array.accumulator_bits:
-        raise num_sec.error("accumulator_bits", f"the datapath cannot accumulate in {numerics.accumulator_bits} bits: "
-                                                f"the PE array's accumulators have {array.accumulator_bits}")
+    datapaths = _read_datapaths(top, array)
     timing = top.string("timing", "archsim", TIMING_CONVENTIONS)
     top.done()
     return HardwareSpec(name=name, clock_mhz=clock, technology_nm=node, array=array, banks=banks, dram=dram,
-                        shift_align=shift, random_bits_per_cycle=random_bits, numerics=numerics, timing=timing,
-                        datapath_algorithm=algorithm, source_file=file)
+                        shift_align=shift, random_bits_per_cycle=random_bits, datapaths=datapaths, timing=timing,
+                        source_file=file)
 
 
