@@ -155,3 +155,17 @@ def test_simulate_command_writes_simulate_json(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "archsim-trace", "version": 99}))
     assert main(["simulate", "--trace", str(bad), "--hw", "hwconfigs/edge_8x8.yaml"]) == 2
+
+
+def test_an_operand_that_fits_its_bank_crosses_dram_once(tmp_path):
+    """Folds reuse a resident operand from SRAM; one too big for its bank is fetched per fold."""
+    big = {"banks": [{"name": n, "kbytes": 64, "word_bits": 256, "ports": 2, "holds": [h]}
+                     for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
+    trace = _gemm_trace(64, 40, 48)  # OS on 8x8: 8 row folds x 5 column folds
+    hw = _hw(tmp_path, sram=big, **{"pe_array.dataflow": "os"})
+    _, actions = simulate(trace, hw)
+    assert actions.dram_read_bytes == 64 * 48 + 48 * 40
+    small = {"banks": [{"name": n, "kbytes": 2 if h == "input" else 64, "word_bits": 256, "ports": 2, "holds": [h]}
+                       for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
+    _, refetched = simulate(trace, _hw(tmp_path, sram=small, **{"pe_array.dataflow": "os"}))
+    assert refetched.dram_read_bytes == 5 * 64 * 48 + 48 * 40  # the input once per column fold

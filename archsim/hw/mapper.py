@@ -4,6 +4,9 @@ Spatially a tile covers at most R rows and C columns of the dataflow's mapping; 
 the streamed dimension it is cut into chunks so that every bank holds two copies of its
 operand's tile (double buffering). Loop order: spatial folds outer (the stationary
 operand changes), stream chunks inner (the stationary tile is reused across them).
+A tile fetches from DRAM only the distinct elements of its operands (convolutions are
+expanded on chip), and nothing of an operand that stays resident in its bank and was
+fetched by an earlier fold.
 """
 from __future__ import annotations
 
@@ -52,6 +55,25 @@ def _operand_elements(dataflow: str, rows: int, cols: int, stream: int) -> dict[
     return {"input": rows * cols, "weight": stream * rows, "output": stream * cols}  # is: rows = K, cols = M, stream = N
 
 
+#: Which slice of (input, weight) a tile at fold (r0, c0) and stream offset s0 uses, per dataflow:
+#: two tiles with the same key need the same operand elements.
+SLICE_KEYS = {"os": lambda r0, c0, s0: ((r0, s0), (c0, s0)),
+              "ws": lambda r0, c0, s0: ((r0, s0), (r0, c0)),
+              "is": lambda r0, c0, s0: ((r0, c0), (r0, s0))}
+
+
+def _resident_operands(op: Op, hw: HardwareSpec) -> dict[str, bool]:
+    """Operands whose whole tensor fits in half its bank (with whatever shares the bank): they
+    are fetched from DRAM once per op and reused from SRAM by later folds."""
+    tensor_bytes = {"input": op.reads[0].size_bits // 8, "weight": op.reads[1].size_bits // 8}
+    out = {}
+    for operand in tensor_bytes:
+        bank = hw.bank_for(operand).name
+        together = sum(b for o, b in tensor_bytes.items() if hw.bank_for(o).name == bank)
+        out[operand] = together <= hw.bank_for(operand).capacity_bytes // 2
+    return out
+
+
 def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
     """The tiles of a gemm/conv2d op, in execution order."""
     p = op.params
@@ -77,6 +99,9 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
     # (the trace's tensor sizes) cross DRAM; an address generator expands them on the way in
     expand_in = max(1.0, p["m"] * p["k"] / max(op.reads[0].elements, 1))
     expand_w = max(1.0, p["k"] * p["n"] / max(op.reads[1].elements, 1))
+    resident = _resident_operands(op, hw)
+    slice_of = SLICE_KEYS[df]
+    seen: dict[str, set] = {"input": set(), "weight": set()}
     tiles = []
     for r0 in range(0, t.rows, hw.array.rows):
         rows = min(hw.array.rows, t.rows - r0)
@@ -91,7 +116,11 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
                 else:  # the reduction (K) runs over the row folds
                     first, last = r0 == 0, r0 + rows == t.rows
                 in_bytes, w_bytes = _bytes(e["input"], bits["input"]), _bytes(e["weight"], bits["weight"])
+                fetch = {"input": math.ceil(in_bytes / expand_in), "weight": math.ceil(w_bytes / expand_w)}
+                for operand, key in zip(("input", "weight"), slice_of(r0, c0, s0)):
+                    if resident[operand] and key in seen[operand]:
+                        fetch[operand] = 0  # already on chip from an earlier fold
+                    seen[operand].add(key)
                 tiles.append(Tile(rows, cols, s, m, n, k, in_bytes, w_bytes, _bytes(e["output"], bits["output"]),
-                                  s0 == 0, first, last, math.ceil(in_bytes / expand_in),
-                                  math.ceil(w_bytes / expand_w)))
+                                  s0 == 0, first, last, fetch["input"], fetch["weight"]))
     return tiles
