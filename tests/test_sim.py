@@ -169,3 +169,21 @@ def test_an_operand_that_fits_its_bank_crosses_dram_once(tmp_path):
                        for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
     _, refetched = simulate(trace, _hw(tmp_path, sram=small, **{"pe_array.dataflow": "os"}))
     assert refetched.dram_read_bytes == 5 * 64 * 48 + 48 * 40  # the input once per column fold
+
+
+def test_requantisation_after_a_gemm_runs_on_the_write_back_path(tmp_path):
+    """The element-wise op that consumes a GEMM's whole result is applied on the way out: the
+    8-bit result leaves instead of the 32-bit sums, and the op costs no pass of its own."""
+    rec = TraceRecorder()
+    m, n, k = 64, 40, 48
+    rec.record("gemm", "l", "forward", [TensorAccess("l.x", m * k, 8, 0.0), TensorAccess("l.w", k * n, 2, 0.0)],
+               [TensorAccess("l.z", m * n, 32, 0.0)], m=m, n=n, k=k, acc_bits=32)
+    rec.record("eltwise", "a", "forward", [TensorAccess("a.z", m * n, 32, 0.0)], [TensorAccess("a.y", m * n, 8, 0.0)],
+               op="shift_round_clip", shift=3, rounding="half_even")
+    trace = rec.trace("t", "wage", m, {})
+    fused_t, fused = simulate(trace, _hw(tmp_path))
+    apart_t, apart = simulate(trace, _hw(tmp_path, **{"shift_align.on_writeback": False}))
+    assert fused.dram_write_bytes == m * n and apart.dram_write_bytes == 4 * m * n
+    assert fused.shift_align_ops == apart.shift_align_ops == {"shift_round_clip:32": m * n}
+    assert fused_t.ops[1].bound == "fused" and fused_t.ops[1].cycles == 0
+    assert fused_t.cycles_per_step < apart_t.cycles_per_step

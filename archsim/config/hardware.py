@@ -59,6 +59,8 @@ class ShiftAlignSpec:
     pipeline_depth: int
     ops: tuple[str, ...]
     divide_latency_cycles: int
+    on_writeback: bool = True   # sits on the accumulator write-back path: a GEMM's following
+                                # element-wise op is applied before the result leaves the array
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ def load_hardware(path: str | Path) -> HardwareSpec:
     if not isinstance(ops, list) or any(o not in SHIFT_ALIGN_OPS for o in ops):
         raise s.error("ops", f"expected a list drawn from {', '.join(SHIFT_ALIGN_OPS)}, got {ops!r}")
     shift = ShiftAlignSpec(lanes=s.integer("lanes", lo=1, hi=4096), pipeline_depth=s.integer("pipeline_depth", 2, lo=1),
-                           ops=tuple(ops), divide_latency_cycles=s.integer("divide_latency_cycles", 4, lo=1))
+                           ops=tuple(ops), divide_latency_cycles=s.integer("divide_latency_cycles", 4, lo=1),
+                           on_writeback=s.boolean("on_writeback", True))
     s.done()
     r = top.section("random", {})
     random_bits = r.integer("bits_per_cycle", 64, lo=1)

@@ -63,6 +63,7 @@ class _Step:
         self.hw = hw
         self.env = simpy.Environment()
         self.dram = Calendar(1)
+        self.unit = Calendar(1)  # the shift/align unit when it works on the write-back path
         self.ports = {b.name: Calendar(b.ports) for b in hw.banks}
         self.word_bits = {b.name: b.word_bits for b in hw.banks}
         self.busy: dict[str, int] = defaultdict(int)
@@ -105,7 +106,9 @@ class _Step:
             self.events += 1
             yield self.env.timeout(time - self.env.now)
 
-    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict):
+    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict, fused: Op | None = None):
+        """Load, compute and write back the tiles of ``op``; a ``fused`` element-wise op is applied
+        by the shift/align unit on the write-back path, so only its narrower result leaves."""
         hw, env = self.hw, self.env
         df = hw.array.dataflow
         stationary = STATIONARY[df]
@@ -187,27 +190,47 @@ class _Step:
                 yield from self.wait_until(ready)
                 if t.last_partial:
                     self.actions.sram_read_bits[out_bank] += 8 * t.output_bytes
-                    self.actions.dram_write_bytes += t.output_bytes
                     yield from self.wait_until(self.book_sram({out_bank: 8 * t.output_bytes}, op_busy))
-                    yield from self.wait_until(self.book_dram(t.output_bytes, op_busy))
+                    out_bytes = t.output_bytes
+                    if fused is not None:
+                        cycles = self.count_unit_op(fused, t.m * t.n, streaming=True)
+                        self.busy["shift_align"] += cycles
+                        op_busy["shift_align"] += cycles
+                        yield from self.wait_until(self.unit.book(env.now, cycles))
+                        out_bytes = -(-t.m * t.n * fused.writes[0].bits // 8)
+                    self.actions.dram_write_bytes += out_bytes
+                    yield from self.wait_until(self.book_dram(out_bytes, op_busy))
 
         yield simpy.AllOf(env, [env.process(loader()), env.process(pe_array()), env.process(writer())])
 
-    def shift_align(self, op: Op, op_busy: dict):
+    def unit_needs(self, op: Op) -> str | None:
+        """The shift/align capability ``op`` needs (a clear error when the unit lacks it)."""
+        need = UNIT_CAPABILITY.get(op.params.get("op", op.kind))
+        if need and need not in self.hw.shift_align.ops:
+            raise MapError(f"{op.name}: the shift/align unit of '{self.hw.name}' lacks '{need}' "
+                           f"(it supports {', '.join(self.hw.shift_align.ops)})")
+        return need
+
+    def count_unit_op(self, op: Op, elements: int, streaming: bool = False) -> int:
+        """Count ``elements`` of a shift/align op (and its random bits); returns its cycles. A
+        ``streaming`` batch follows others through a full pipeline and pays no fill latency."""
         hw = self.hw
-        kind = op.params.get("op", op.kind)
-        need = UNIT_CAPABILITY.get(kind)
-        if need and need not in hw.shift_align.ops:
-            raise MapError(f"{op.name}: the shift/align unit of '{hw.name}' lacks '{need}' "
-                           f"(it supports {', '.join(hw.shift_align.ops)})")
-        elements = max([t.elements for t in op.reads + op.writes] or [0])
-        depth = hw.shift_align.pipeline_depth + (hw.shift_align.divide_latency_cycles if need == "divide" else 0)
+        need = self.unit_needs(op)
+        depth = 0 if streaming else (hw.shift_align.pipeline_depth
+                                     + (hw.shift_align.divide_latency_cycles if need == "divide" else 0))
         cycles = depth + math.ceil(elements / hw.shift_align.lanes)
         random_bits = int(op.params.get("random_bits", 0)) * elements
         if random_bits:
             cycles = max(cycles, math.ceil(random_bits / hw.random_bits_per_cycle))
             self.actions.random_bits += random_bits
-        self.actions.shift_align_ops[f"{kind}:{max(t.bits for t in op.reads + op.writes)}"] += elements
+        self.actions.shift_align_ops[f"{op.params.get('op', op.kind)}:{max(t.bits for t in op.reads + op.writes)}"] \
+            += elements
+        return cycles
+
+    def shift_align(self, op: Op, op_busy: dict):
+        hw = self.hw
+        elements = max([t.elements for t in op.reads + op.writes] or [0])
+        cycles = self.count_unit_op(op, elements)
         bank = hw.bank_for("weight" if op.kind == "update" else "output")
         spilled = {"read": 0, "write": 0}
         for direction, tensors, counter in (("read", op.reads, self.actions.sram_read_bits),
@@ -226,6 +249,17 @@ class _Step:
         yield from self.wait_until(end)
 
 
+def _fusions(ops: list[Op], hw: HardwareSpec) -> dict[int, Op]:
+    """GEMM index → the element-wise op right after it that consumes its whole result (the same
+    number of elements), when the shift/align unit sits on the write-back path. Reductions
+    (WAGE's max|x|) and pooling need the whole tensor first and are never fused."""
+    if not hw.shift_align.on_writeback:
+        return {}
+    return {i: nxt for i, (op, nxt) in enumerate(zip(ops, ops[1:]))
+            if op.kind in ("gemm", "conv2d") and nxt.kind == "eltwise" and nxt.reads
+            and nxt.reads[0].elements == op.writes[0].elements}
+
+
 def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
     """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts.
 
@@ -236,14 +270,19 @@ def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
     step = _Step(hw)
     timings: list[OpTiming] = []
     plans = [(op, tile_op(op, hw) if op.kind in ("gemm", "conv2d") else None) for op in trace.ops]
+    fused = _fusions(trace.ops, hw)
 
     def controller():
-        for op, tiles in plans:
+        for i, (op, tiles) in enumerate(plans):
             start = step.env.now
             op_busy: dict[str, int] = defaultdict(int)
             step.enter_phase(op.phase)
+            if i - 1 in fused:  # done on the previous GEMM's write-back
+                step.unit_needs(op)
+                timings.append(OpTiming(op.name, op.kind, op.phase, 0, 0, 0, 0, 0, "fused", 0))
+                continue
             if tiles is not None:
-                yield from step.gemm(op, tiles, op_busy)
+                yield from step.gemm(op, tiles, op_busy, fused.get(i))
             else:
                 yield from step.shift_align(op, op_busy)
             cycles = int(step.env.now - start)
