@@ -128,7 +128,8 @@ def test_missing_shift_align_capability_is_named(tmp_path):
                                         ({"pe_array.datatype": "bf16"}, "pe_array.datatype"),
                                         ({"numerics": [{"algorithm": "wage"}, {"algorithm": "wage"}]},
                                          "numerics[1].algorithm"),
-                                        ({"numerics": [{"algorithm": "nitro_d", "k_w": 16}]}, "numerics[0].k_w"),
+                                        ({"pe_array.operand_bits": 8, "numerics": [{"algorithm": "nitro_d", "k_w": 16}]},
+                                         "numerics[0].k_w"),
                                         ({"numerics": []}, "numerics")])
 def test_bad_hardware_configs(tmp_path, change, key):
     with pytest.raises(ConfigError, match=re.escape(key)):
@@ -150,8 +151,11 @@ def test_simulate_command_writes_simulate_json(tmp_path, capsys):
     again = json.loads((tmp_path / "sim2" / "simulate.json").read_text())
     assert again["cycles_per_step"] == result["cycles_per_step"]  # deterministic, recorded or loaded
     capsys.readouterr()
-    assert main(["simulate", "--workload", "workloads/mlp2_nitro.yaml", "--hw", "hwconfigs/edge_8x8.yaml"]) == 2
-    assert "edge_8x8.yaml: numerics: expected a datapath for nitro_d" in capsys.readouterr().err
+    wage_only = yaml.safe_load(open("hwconfigs/edge_8x8.yaml"))
+    wage_only["numerics"] = wage_only["numerics"][:1]
+    (tmp_path / "wage_only.yaml").write_text(yaml.safe_dump(wage_only))
+    assert main(["simulate", "--workload", "workloads/mlp2_nitro.yaml", "--hw", str(tmp_path / "wage_only.yaml")]) == 2
+    assert "wage_only.yaml: numerics: expected a datapath for nitro_d" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "archsim-trace", "version": 99}))
     assert main(["simulate", "--trace", str(bad), "--hw", "hwconfigs/edge_8x8.yaml"]) == 2
