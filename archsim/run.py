@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import cache_root
+from .checkpoint import load_checkpoint
 from .config import WorkloadSpec
 from .config.workload import NumericSpec
 from .config.hardware import HardwareSpec
@@ -133,12 +134,17 @@ class RunResult:
 
 def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[[dict], None] | None = None,
         sram_backend: str = "table") -> RunResult:
-    """Train (or reuse the cached training), simulate one step at the training batch, price it."""
+    """Train (or reuse the cached training), simulate one step of the trained network at the
+    training batch size, price it."""
     numeric_spec = hw.numerics_for(spec.algorithm)
     cost_model = CostModel(hw, sram_backend=sram_backend)  # bad node / DRAM type fail before training
-    training, reused, _ = cached_training(spec, data, hw, progress)
+    training, reused, folder = cached_training(spec, data, hw, progress)
     batch = spec.training.batch_size
-    trace = record_trace(spec, data, numeric_spec, batch)
+    # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
+    # network's; a float32 datapath runs the same ops, recorded from the integer model at init
+    numerics, _ = training_numerics(hw, spec.algorithm)
+    saved = load_checkpoint(folder, run_key(spec, data, numerics, numeric_spec)) if numerics == "int" else None
+    trace = record_trace(spec, data, numeric_spec, batch, state=saved[3] if saved else None)
     timing, actions = simulate(trace, hw)
     steps = math.ceil(len(data.train_labels) / batch)
     return RunResult(spec.name, hw.name, training, reused, timing, actions, cost_model.price(timing, actions),

@@ -177,9 +177,12 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
 
 
 def record_trace(spec: WorkloadSpec, data: Dataset, numeric_spec: NumericSpec | None = None,
-                 batch_size: int | None = None) -> Trace:
-    """Run one integer training step on the first batch of ``data`` and return its recorded ops."""
+                 batch_size: int | None = None, state: dict | None = None) -> Trace:
+    """Run one integer training step on the first batch of ``data`` and return its recorded ops;
+    from the model ``state`` of a checkpoint when given (e.g. trained weights), else from init."""
     model = build_model(spec, "int", numeric_spec)
+    if state is not None:
+        model.load_state(state)
     model.fit_inputs(data.train_images)
     model.begin_epoch(0)
     batch = batch_size or spec.training.batch_size

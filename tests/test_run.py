@@ -9,7 +9,9 @@ import yaml
 from archsim.cli import main
 from archsim.config.hardware import load_hardware
 from archsim.data import load_dataset
+import archsim.run as run_module
 from archsim.run import run
+from archsim.train import build_model
 from helpers import tiny_spec, workload_dict, write_workload
 
 TINY_28 = {"input_shape": (28, 28, 1)}
@@ -98,3 +100,17 @@ def test_hardware_the_cost_model_cannot_price_is_a_clear_error(tmp_path, capsys,
     assert main(["run", "--workload", str(wl), "--hw", str(hw), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(hw) in err and expected in err and "known" in err and "Traceback" not in err
+
+
+def test_the_priced_step_is_taken_with_the_trained_weights(tmp_path, small_data, monkeypatch):
+    seen = []
+    real = run_module.record_trace
+    monkeypatch.setattr(run_module, "record_trace", lambda *a, **k: seen.append(k.get("state")) or real(*a, **k))
+    spec = tiny_spec(tmp_path, **TINY_28)
+    result = run(spec, load_hardware("hwconfigs/edge_8x8.yaml"), small_data)
+    assert seen[0] is not None
+    assert result.training.epochs_run == 1
+    model = build_model(spec, "int", load_hardware("hwconfigs/edge_8x8.yaml").numerics)
+    model.load_state(seen[0])
+    assert any((a != b).any() for a, b in zip(model.weights().values(),
+                                              build_model(spec, "int").weights().values()))
