@@ -237,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("archsim: interrupted; finished epochs are kept in the output folder's checkpoint.npz, "
-              "rerun with --resume to continue", file=sys.stderr)
+        hint = ("rerun the same command: it resumes from the training cache" if args.command == "run" else
+                "finished epochs are kept in the output folder's checkpoint.npz, rerun with --resume to continue")
+        print(f"archsim: interrupted; {hint}", file=sys.stderr)
         return 130
 
 
