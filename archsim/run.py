@@ -49,8 +49,11 @@ def cached_training(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
     key = run_key(spec, data, numerics, numeric_spec)
     folder = train_cache_dir(key)
     done = folder / "train.json"
-    if done.exists() and json.loads((folder / "key.json").read_text()) == key:
-        return TrainResult.from_json(json.loads(done.read_text())), True, folder
+    try:
+        if done.exists() and json.loads((folder / "key.json").read_text()) == key:
+            return TrainResult.from_json(json.loads(done.read_text())), True, folder
+    except (OSError, ValueError, TypeError):
+        pass  # an unreadable cache entry is recomputed (resuming from its checkpoint if that is sound)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "key.json").write_text(json.dumps(key, sort_keys=True, indent=1) + "\n")
     result, model = train(spec, data, numerics, numeric_spec, progress=progress, checkpoint_dir=folder, resume=True)
