@@ -168,18 +168,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_training_args(p: argparse.ArgumentParser) -> None:
+    """What `train` and `run` both take: the workload, its epochs/seed overrides, the data set."""
+    p.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
+    p.add_argument("--epochs", type=int, help="override the workload's epochs")
+    p.add_argument("--seed", type=int, help="override the workload's seed")
+    p.add_argument("--dataset", choices=("mini", "full"), default="mini",
+                   help="mini: the embedded 4,000/1,000-image subset (default); full: all of Fashion-MNIST")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``archsim`` command."""
     parser = argparse.ArgumentParser(prog="archsim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"archsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a workload bit-true (or its float32 reference) and write train.json")
-    t.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
-    t.add_argument("--epochs", type=int, help="override the workload's epochs")
-    t.add_argument("--seed", type=int, help="override the workload's seed")
+    _add_training_args(t)
     t.add_argument("--batch-size", type=int, help="override the workload's batch size")
-    t.add_argument("--dataset", choices=("mini", "full"), default="mini",
-                   help="mini: the embedded 4,000/1,000-image subset (default); full: all of Fashion-MNIST")
     t.add_argument("--numerics", choices=("int", "fp32"), default="int",
                    help="int: bit-true integer training (default); fp32: the float32 reference mode")
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
@@ -202,12 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
     u = sub.add_parser("run", help="train on a hardware config's numerics (cached), simulate and price: "
                                    "accuracy, latency, energy, area")
-    u.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
+    _add_training_args(u)
     u.add_argument("--hw", required=True, help="hardware YAML file (see hwconfigs/)")
-    u.add_argument("--epochs", type=int, help="override the workload's epochs")
-    u.add_argument("--seed", type=int, help="override the workload's seed")
-    u.add_argument("--dataset", choices=("mini", "full"), default="mini",
-                   help="mini: the embedded subset (default); full: all of Fashion-MNIST")
     u.add_argument("--sram-backend", choices=("table", "hwcomponents"), default="table",
                    help="SRAM energy/area: archsim's table (default) or CACTI through hwcomponents (optional)")
     u.add_argument("--out", help="output folder (default runs/<workload>-<hardware>)")

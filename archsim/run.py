@@ -43,22 +43,23 @@ def train_cache_dir(key: dict) -> Path:
 
 
 def cached_training(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
-                    progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, Path]:
-    """Train ``spec`` on ``hw``'s numerics, or load the cached result; returns (result, reused, folder)."""
+                    progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, Path, dict]:
+    """Train ``spec`` on ``hw``'s numerics, or load the cached result; returns (result, reused,
+    cache folder, numeric key)."""
     numerics, numeric_spec = training_numerics(hw, spec.algorithm)
     key = run_key(spec, data, numerics, numeric_spec)
     folder = train_cache_dir(key)
     done = folder / "train.json"
     try:
         if done.exists() and json.loads((folder / "key.json").read_text()) == key:
-            return TrainResult.from_json(json.loads(done.read_text())), True, folder
+            return TrainResult.from_json(json.loads(done.read_text())), True, folder, key
     except (OSError, ValueError, TypeError):
         pass  # an unreadable cache entry is recomputed (resuming from its checkpoint if that is sound)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "key.json").write_text(json.dumps(key, sort_keys=True, indent=1) + "\n")
     result, model = train(spec, data, numerics, numeric_spec, progress=progress, checkpoint_dir=folder, resume=True)
     write_results(result, model, folder)
-    return result, False, folder
+    return result, False, folder, key
 
 
 @dataclass
@@ -141,12 +142,11 @@ def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[
     training batch size, price it."""
     numeric_spec = hw.numerics_for(spec.algorithm)
     cost_model = CostModel(hw, sram_backend=sram_backend)  # bad node / DRAM type fail before training
-    training, reused, folder = cached_training(spec, data, hw, progress)
+    training, reused, folder, key = cached_training(spec, data, hw, progress)
     batch = spec.training.batch_size
     # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
     # network's; a float32 datapath runs the same ops, recorded from the integer model at init
-    numerics, _ = training_numerics(hw, spec.algorithm)
-    saved = load_checkpoint(folder, run_key(spec, data, numerics, numeric_spec)) if numerics == "int" else None
+    saved = load_checkpoint(folder, key) if training.numerics == "int" else None
     trace = record_trace(spec, data, numeric_spec, batch, state=saved[3] if saved else None)
     timing, actions = simulate(trace, hw)
     steps = math.ceil(len(data.train_labels) / batch)

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from archsim.hw.scalesim_driver import run_scalesim
+from bench_gemm import best_ms  # the benchmarks folder is on sys.path when run as a script
 from archsim.hw.systolic import DATAFLOWS, folds, map_tile, scalesim_gemm_cycles, tile_cycles, unmap_tile
 
 INSTALL = """scalesim is not importable here; nothing compared.
@@ -127,15 +128,6 @@ def _archsim_both(dataflow: str, m: int, n: int, k: int, rows: int, cols: int) -
             fold_sum_cycles(dataflow, m, n, k, rows, cols, "archsim"))
 
 
-def _best_us(fn, reps: int = 20) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e6
-
-
 def _array(text: str) -> tuple[int, int]:
     r, c = text.lower().split("x")
     return int(r), int(c)
@@ -184,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     ours = scalesim_gemm_cycles(df, m, n, k, rows, cols)
                     default = fold_sum_cycles(df, m, n, k, rows, cols, "archsim")
                     assert fold_sum_cycles(df, m, n, k, rows, cols, "scalesim") == ours + 1
-                    us = _best_us(partial(_archsim_both, df, m, n, k, rows, cols))
+                    us = 1e3 * best_ms(partial(_archsim_both, df, m, n, k, rows, cols), 20)
                     if args.max_cycles and ours > args.max_cycles:
                         skipped += 1
                         print(f"{label:<10} {m:>6} {n:>5} {k:>6} {df:<3} {rows}x{cols:<4} {'skipped':>10} "
