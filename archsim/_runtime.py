@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -29,3 +30,64 @@ def tune_malloc() -> None:
         libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
     except (OSError, AttributeError):
         pass
+
+
+# ---------------------------------------------------------------------------------------
+# BLAS / OpenMP threads
+# ---------------------------------------------------------------------------------------
+
+BLAS_THREADS_ENV = "ARCHSIM_BLAS_THREADS"
+DEFAULT_BLAS_THREADS = 1
+"""Measured (benchmarks/bench_threads.py): archsim's GEMMs are small (batch 64-128), where a
+second OpenBLAS thread gains little when the machine is idle and costs several times the
+run time when another process holds a core, because OpenBLAS threads spin-wait for each
+other. One thread is never much slower and never collapses."""
+
+_LIMITER = None  # the live threadpoolctl limiter: kept for the rest of the run, never exited
+
+
+def _threads_from_env() -> int:
+    raw = os.environ.get(BLAS_THREADS_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_BLAS_THREADS
+    try:
+        n = int(raw.strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{BLAS_THREADS_ENV} must be a positive integer (BLAS threads), got {raw!r}")
+    return n
+
+
+def set_blas_threads(n: int | None = None) -> int:
+    """Limit the BLAS and OpenMP thread pools of this process to ``n`` threads; returns the count applied.
+
+    ``None`` means the default: ``$ARCHSIM_BLAS_THREADS`` if set (a positive integer,
+    else ValueError), otherwise 1. The limit stays in force for the rest of the run (a
+    later call replaces it). It applies to the libraries loaded at the time of the call;
+    numpy (and with it OpenBLAS) is imported first, so numpy's BLAS is always covered.
+    """
+    global _LIMITER
+    if n is None:
+        n = _threads_from_env()
+    elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"BLAS threads must be a positive integer, got {n!r}")
+    import numpy  # noqa: F401  (loads OpenBLAS so that the limit reaches it)
+    from threadpoolctl import threadpool_limits
+
+    if _LIMITER is not None:
+        _LIMITER.restore_original_limits()
+    _LIMITER = threadpool_limits(limits=n)
+    return n
+
+
+def blas_threads() -> int:
+    """The thread count of the loaded BLAS library (the largest if several); 0 if none is loaded.
+
+    numpy is imported first, so its OpenBLAS is always among the libraries reported.
+    """
+    import numpy  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    counts = [int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts, default=0)

@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import json
-import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .fileio import write_npz
+
 CHECKPOINT_NAME = "checkpoint.npz"
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
+"""What reading a truncated, emptied or corrupted ``.npz`` can raise."""
 
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be used to resume this run (message is user-facing)."""
+
+
+class DamagedCheckpoint(CheckpointError):
+    """The checkpoint file exists but cannot be read; callers name it and start over."""
 
 
 def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, records: list[dict],
@@ -21,8 +29,6 @@ def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, record
     ``state`` holds arrays in "weights" (and optionally "velocity") and everything else,
     JSON-serialisable, in "json".
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     arrays = {}
     for group in ("weights", "velocity"):
         for name, value in state.get(group, {}).items():
@@ -30,44 +36,61 @@ def save_checkpoint(out_dir: str | Path, run_key: dict, epochs_done: int, record
     meta = {"run_key": run_key, "epochs_done": epochs_done, "records": records, "train_seconds": train_seconds,
             "model": state.get("json", {})}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path = out / CHECKPOINT_NAME
-    tmp = out / (CHECKPOINT_NAME + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    return write_npz(Path(out_dir) / CHECKPOINT_NAME, arrays)
 
 
 def _read(path: Path) -> tuple[dict, dict]:
-    """(meta, arrays grouped as {"weights": {...}, "velocity": {...}}) of a checkpoint file."""
-    with np.load(path) as data:
-        meta = json.loads(bytes(data["meta"]).decode())
-        state: dict = {"weights": {}, "velocity": {}}
-        for key in data.files:
-            if "/" in key:
-                group, name = key.split("/", 1)
-                state[group][name] = data[key]
+    """(meta, arrays grouped as {"weights": {...}, "velocity": {...}}) of a checkpoint file;
+    any damage is a :class:`DamagedCheckpoint` naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            state: dict = {"weights": {}, "velocity": {}}
+            for key in data.files:
+                if "/" in key:
+                    group, name = key.split("/", 1)
+                    state[group][name] = data[key]
+        if not isinstance(meta, dict) or not isinstance(meta.get("run_key"), dict):
+            raise ValueError("no run key")
+        int(meta["epochs_done"]), list(meta["records"]), float(meta["train_seconds"]), dict(meta["model"])
+    except _DAMAGE as exc:
+        raise DamagedCheckpoint(f"{path}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:80]})") from None
     return meta, state
 
 
+def diff_paths(a: object, b: object, prefix: str = "") -> list[str]:
+    """Key paths (``workload.training.seed``) where two JSON-like values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out += [path] if (key in a) != (key in b) else diff_paths(a[key], b[key], path)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [p for i, (x, y) in enumerate(zip(a, b)) for p in diff_paths(x, y, f"{prefix}[{i}]")]
+    return [] if a == b else [prefix or "(whole value)"]
+
+
 def load_checkpoint(out_dir: str | Path, run_key: dict) -> tuple[int, list[dict], float, dict] | None:
-    """(epochs done, epoch records, train seconds, model state) or None when there is no checkpoint."""
+    """(epochs done, epoch records, train seconds, model state) or None when there is no checkpoint.
+
+    A damaged file raises :class:`DamagedCheckpoint`; one of another run a :class:`CheckpointError`.
+    """
     path = Path(out_dir) / CHECKPOINT_NAME
     if not path.exists():
         return None
-    try:
-        meta, state = _read(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: unreadable checkpoint ({exc}); delete it to start over") from None
+    meta, state = _read(path)
     if meta["run_key"] != run_key:
-        changed = sorted(k for k in set(meta["run_key"]) | set(run_key) if meta["run_key"].get(k) != run_key.get(k))
-        raise CheckpointError(f"{path}: checkpoint belongs to a different run (differs in: {', '.join(changed)}); "
+        changed = diff_paths(meta["run_key"], run_key)
+        shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+        raise CheckpointError(f"{path}: checkpoint belongs to a different run (differs in: {shown}); "
                               "use another --out or delete it")
     state["json"] = meta["model"]
-    return meta["epochs_done"], meta["records"], meta["train_seconds"], state
+    return int(meta["epochs_done"]), meta["records"], float(meta["train_seconds"]), state
 
 
 def unfinished_checkpoint(out_dir: str | Path) -> int | None:
-    """Epochs done by an interrupted run whose checkpoint sits in ``out_dir`` (None if none or finished)."""
+    """Epochs done by an interrupted run whose checkpoint sits in ``out_dir`` (None if none, damaged or finished)."""
     path = Path(out_dir) / CHECKPOINT_NAME
     if not path.exists():
         return None
@@ -75,6 +98,6 @@ def unfinished_checkpoint(out_dir: str | Path) -> int | None:
         meta, _ = _read(path)
         total = meta["run_key"]["workload"]["training"]["epochs"]
         stopped = bool(meta["records"]) and meta["records"][-1].get("stopped_early", False)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (DamagedCheckpoint, KeyError, TypeError, AttributeError):
         return None
     return None if stopped or meta["epochs_done"] >= total else int(meta["epochs_done"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -13,11 +14,22 @@ from .checkpoint import CheckpointError, unfinished_checkpoint
 from .config import ConfigError, load_workload
 from .cost.table import CostError
 from .data import DataError, load_dataset
-from .numerics import NumericsError
+from .fileio import OutputError, check_writable, describe_os_error, write_json
 from .hw.mapper import MapError
+from .numerics import NumericsError
+from .outputs import OutputExists, claim, default_folder, digest, plain
 from .trace import TraceError
 
 EXIT_USER_ERROR = 2
+USER_ERRORS = (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError, CostError, OutputError)
+
+
+def _duration(seconds: float) -> str:
+    """``1h05m``, ``4m10s`` or ``12s``."""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 class _Progress:
@@ -26,54 +38,84 @@ class _Progress:
     def __init__(self, quiet: bool) -> None:
         self.quiet, self.last = quiet, 0.0
 
+    def _due(self, final: bool) -> bool:
+        now = time.monotonic()
+        if now - self.last < 1.0 and not final:
+            return False
+        self.last = now
+        return True
+
     def __call__(self, ev: dict) -> None:
+        kind = ev["event"]
+        if kind == "warning":  # warnings are shown even with --quiet
+            print(f"archsim: warning: {ev['message']}", file=sys.stderr, flush=True)
+            return
         if self.quiet:
             return
-        now = time.monotonic()
-        if ev["event"] == "batch":
-            if now - self.last < 1.0 and ev["batch"] != ev["batches"]:
-                return
-            self.last = now
-            print(f"  epoch {ev['epoch']}/{ev['epochs']}  batch {ev['batch']}/{ev['batches']}  "
-                  f"loss {ev['loss']:.4f}  train acc {100 * ev['train_accuracy']:5.2f}%  "
-                  f"{ev['images_per_s']:7.1f} img/s", file=sys.stderr, flush=True)
-        elif ev["event"] == "eval":
-            if now - self.last >= 1.0 and ev["done"] != ev["total"]:
-                self.last = now
+        if kind == "batch":
+            if self._due(ev["batch"] == ev["batches"]):
+                print(f"  epoch {ev['epoch']}/{ev['epochs']}  batch {ev['batch']}/{ev['batches']}  "
+                      f"loss {ev['loss']:.4f}  train acc {100 * ev['train_accuracy']:5.2f}%  "
+                      f"{ev['images_per_s']:7.1f} img/s  {_duration(ev['time_left_s'])} left",
+                      file=sys.stderr, flush=True)
+        elif kind == "eval":
+            if ev["done"] != ev["total"] and self._due(False):
                 print(f"  testing {ev['done']}/{ev['total']}", file=sys.stderr, flush=True)
-        elif ev["event"] == "resume":
+        elif kind in ("map", "simulate"):
+            if self._due(False) and ev["total"]:
+                what = "mapping" if kind == "map" else f"simulating op {ev['op'] + 1}/{ev['ops']},"
+                print(f"  {what} {ev['done']:,}/{ev['total']:,} tiles", file=sys.stderr, flush=True)
+        elif kind == "resume":
             print(f"resuming after epoch {ev['epoch']}/{ev['epochs']} from the checkpoint", file=sys.stderr, flush=True)
-        else:
+        elif kind == "epoch":
+            schedule = ", ".join(f"{k} {v:g}" for k, v in ev["schedule"].items())
+            left = f", {_duration(ev['time_left_s'])} left" if ev["epoch"] < ev["epochs"] and ev["time_left_s"] else ""
             print(f"epoch {ev['epoch']}/{ev['epochs']}: loss {ev['train_loss']:.4f}  "
                   f"train acc {100 * ev['train_accuracy']:5.2f}%  test acc {100 * ev['test_accuracy']:5.2f}%  "
-                  f"{ev['images_per_s']:.1f} img/s  ({ev['seconds']:.1f} s, "
-                  f"{', '.join(f'{k} {v:g}' for k, v in ev['schedule'].items())})",
+                  f"{ev['images_per_s']:.1f} img/s  ({ev['seconds']:.1f} s, {schedule}{left})",
                   file=sys.stderr, flush=True)
 
 
+def _already(exc: OutputExists) -> int:
+    """A finished result of the same configuration: say where it is; not an error."""
+    print(f"archsim: {exc}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import train, write_results
+    from .train import run_key, train, write_results
 
     spec = load_workload(args.workload).with_overrides(epochs=args.epochs, seed=args.seed,
                                                        batch_size=args.batch_size)
+    if args.out:
+        check_writable(args.out)
     data = load_dataset(spec.dataset, args.dataset)
     if args.limit_train:
         data = replace(data, train_images=data.train_images[:args.limit_train],
                        train_labels=data.train_labels[:args.limit_train])
-    out = Path(args.out or f"runs/{spec.name}-{args.numerics}-seed{spec.training.seed}")
+    identity = {"command": "train", **run_key(spec, data, args.numerics, None)}
+    out = Path(args.out) if args.out else default_folder(spec.name, args.numerics, f"seed{spec.training.seed}",
+                                                         identity=identity)
+    check_writable(out)
     done = unfinished_checkpoint(out)
-    if done is not None and not args.resume:
+    if done is not None and not (args.resume or args.force):
         raise CheckpointError(f"{out}: holds an interrupted run ({done} epochs done); pass --resume to continue it, "
-                              "or choose another --out")
+                              "--force to start over, or choose another --out")
+    try:
+        claim(out / "train.json", identity, args.force)
+    except OutputExists as exc:
+        if exc.same_config:
+            return _already(exc)
+        raise
     if not args.quiet:
         print(f"archsim {__version__}: training {spec.name} ({spec.algorithm}, "
               f"{'numerics: ' + spec.numerics.describe(spec.algorithm) if args.numerics == 'int' else 'float32 reference'}) on "
               f"{data.name}/{data.variant} ({len(data.train_labels)} train, {len(data.test_labels)} test images), "
-              f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, seed {spec.training.seed}",
+              f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, seed {spec.training.seed} -> {out}",
               file=sys.stderr, flush=True)
     result, model = train(spec, data, args.numerics, progress=_Progress(args.quiet), checkpoint_dir=out,
                           resume=args.resume)
-    path = write_results(result, model, out)
+    path = write_results(result, model, out, identity)
     print(f"final test accuracy {100 * result.final_test_accuracy:.2f}%  best {100 * result.best_test_accuracy:.2f}% "
           f"(epoch {result.best_epoch})  {result.images_per_s:.1f} img/s  wall {result.wall_s:.1f} s")
     print(f"wrote {path}")
@@ -84,10 +126,12 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     from .train import record_trace
 
     spec = load_workload(args.workload)
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise OutputExists(f"{out}: exists; pass --force to replace it, or choose another --out", same_config=False)
+    check_writable(out.parent)
     data = load_dataset(spec.dataset, "mini")
     trace = record_trace(spec, data, batch_size=args.batch)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     trace.save(out)
     macs = trace.macs_by_phase()
     print(f"{len(trace.ops)} ops, batch {trace.batch}; MACs by phase: "
@@ -97,14 +141,13 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    import json
-
     from .config.hardware import load_hardware
     from .hw.sim import simulate
     from .trace import Trace
     from .train import record_trace
 
     hw = load_hardware(args.hw)
+    check_writable(args.out or "runs")
     if args.trace:
         trace = Trace.load(args.trace)
     else:
@@ -112,48 +155,71 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             raise ConfigError("(command line)", "--workload", "give --workload FILE or --trace FILE")
         spec = load_workload(args.workload)
         trace = record_trace(spec, load_dataset(spec.dataset, "mini"), hw.numerics_for(spec.algorithm), args.batch)
+    identity = {"command": "simulate", "trace": digest(trace.to_json()), "hardware": plain(hw)}
+    out = Path(args.out) if args.out else default_folder(trace.workload, hw.name, identity=identity)
+    try:
+        claim(out / "simulate.json", identity, args.force)
+    except OutputExists as exc:
+        if exc.same_config:
+            return _already(exc)
+        raise
+    check_writable(out)
     start = time.perf_counter()
-    timing, actions = simulate(trace, hw)
+    timing, actions = simulate(trace, hw, _Progress(args.quiet), args.max_tiles)
     wall = time.perf_counter() - start
     macs = sum(actions.macs_by_width.values())
     pes = hw.array.rows * hw.array.cols
+    result = {"workload": trace.workload, "hardware": hw.name, "batch": trace.batch,
+              "cycles_per_step": timing.cycles_per_step, "phases": timing.phases(),
+              "components": {"busy_cycles": timing.busy_cycles,
+                             "utilisation": {c: b / max(timing.cycles_per_step, 1) for c, b in timing.busy_cycles.items()}},
+              "ops": [vars(o) for o in timing.ops], "actions": actions.to_json(), "events": timing.events,
+              "wall_s": wall, "identity": plain(identity)}
+    path = write_json(out / "simulate.json", result)
     print(f"{trace.workload} on {hw.name}: {timing.cycles_per_step:,} cycles per step "
           f"({timing.cycles_per_step / (hw.clock_mhz * 1e3):.3f} ms at {hw.clock_mhz:g} MHz), "
           f"PE utilisation {100 * timing.utilisation(macs, pes):.1f} %, {timing.events:,} events in {wall:.2f} s")
     print(f"{'phase':12s} {'cycles':>14s} {'share':>7s}")
     for phase, cycles in timing.phases().items():
         print(f"{phase:12s} {cycles:14,d} {100 * cycles / max(timing.cycles_per_step, 1):6.1f}%")
-    out = Path(args.out or f"runs/{trace.workload}-{hw.name}")
-    out.mkdir(parents=True, exist_ok=True)
-    result = {"workload": trace.workload, "hardware": hw.name, "batch": trace.batch,
-              "cycles_per_step": timing.cycles_per_step, "phases": timing.phases(),
-              "components": {"busy_cycles": timing.busy_cycles,
-                             "utilisation": {c: b / max(timing.cycles_per_step, 1) for c, b in timing.busy_cycles.items()}},
-              "ops": [vars(o) for o in timing.ops], "actions": actions.to_json(), "events": timing.events,
-              "wall_s": wall}
-    (out / "simulate.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out / 'simulate.json'}")
+    print(f"wrote {path}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .cache import cache_root
     from .config.hardware import load_hardware
     from .run import run, training_numerics
+    from .train import run_key
 
     spec = load_workload(args.workload).with_overrides(epochs=args.epochs, seed=args.seed)
     hw = load_hardware(args.hw)
+    check_writable(args.out or "runs")
+    check_writable(cache_root() / "train")
     data = load_dataset(spec.dataset, args.dataset)
+    numerics, numeric_spec = training_numerics(hw, spec.algorithm)
+    identity = {"command": "run", "training": run_key(spec, data, numerics, numeric_spec), "hardware": plain(hw),
+                "sram_backend": args.sram_backend}
+    out = Path(args.out) if args.out else default_folder(spec.name, hw.name, identity=identity)
+    try:
+        claim(out / "result.json", identity, args.force)
+    except OutputExists as exc:
+        if exc.same_config:
+            return _already(exc)
+        raise
+    check_writable(out)
     if not args.quiet:
-        numerics, numeric_spec = training_numerics(hw, spec.algorithm)
         print(f"archsim {__version__}: {spec.name} on {hw.name} ({hw.technology_nm} nm, "
               f"{hw.array.rows}x{hw.array.cols} {hw.array.dataflow}, "
               f"{'float32' if numerics == 'fp32' else numeric_spec.describe(spec.algorithm)}), "
-              f"{data.name}/{data.variant}, {spec.training.epochs} epochs, seed {spec.training.seed}",
+              f"{data.name}/{data.variant}, {spec.training.epochs} epochs, seed {spec.training.seed} -> {out}",
               file=sys.stderr, flush=True)
-    result = run(spec, hw, data, progress=_Progress(args.quiet), sram_backend=args.sram_backend)
+    progress = _Progress(args.quiet)
+    result = run(spec, hw, data, progress=progress, sram_backend=args.sram_backend, max_tiles=args.max_tiles)
+    for warning in result.warnings:
+        progress({"event": "warning", "message": warning})
+    path = result.write(out, plain(identity))
     s = result.summary()
-    out = Path(args.out or f"runs/{spec.name}-{hw.name}")
-    path = result.write(out)
     print(f"training {'reused from the cache' if result.training_reused else 'done'}: final test accuracy "
           f"{100 * s['final_test_accuracy']:.2f}%, best {100 * s['best_test_accuracy']:.2f}% ({s['epochs']} epochs)")
     print(f"step (batch {s['batch']}): {s['cycles_per_step']:,} cycles = {1e3 * s['latency_s_per_step']:.3f} ms, "
@@ -177,6 +243,23 @@ def _add_training_args(p: argparse.ArgumentParser) -> None:
                    help="mini: the embedded 4,000/1,000-image subset (default); full: all of Fashion-MNIST")
 
 
+def _add_common_args(p: argparse.ArgumentParser, out_help: str, quiet: bool = True) -> None:
+    """--out, --force, --threads (and --quiet) of every command."""
+    p.add_argument("--out", required=out_help is None, help=out_help or "file to write")
+    p.add_argument("--force", action="store_true",
+                   help="replace a finished result in the output (by default it is never overwritten)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads (default: $ARCHSIM_BLAS_THREADS, else 1; see the README's 'Threads')")
+    if quiet:
+        p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _add_max_tiles(p: argparse.ArgumentParser) -> None:
+    from .hw.sim import DEFAULT_MAX_TILES
+    p.add_argument("--max-tiles", type=int, default=DEFAULT_MAX_TILES, metavar="N",
+                   help=f"refuse a step of more than N tiles before simulating it (default {DEFAULT_MAX_TILES:,})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``archsim`` command."""
     parser = argparse.ArgumentParser(prog="archsim", description=__doc__)
@@ -188,37 +271,38 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--numerics", choices=("int", "fp32"), default="int",
                    help="int: bit-true integer training (default); fp32: the float32 reference mode")
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
-    t.add_argument("--out", help="output folder (default runs/<workload>-<numerics>-seed<S>)")
     t.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.npz (written after every epoch) instead of starting over")
-    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_common_args(t, "output folder (default runs/<workload>-<numerics>-seed<S>-<config digest>)")
     t.set_defaults(func=_cmd_train)
     r = sub.add_parser("trace", help="record the ops of one integer training step (embedded data) as JSON")
     r.add_argument("--workload", required=True, help="workload YAML file")
     r.add_argument("--batch", type=int, help="batch size (default: the workload's)")
-    r.add_argument("--out", required=True, help="trace JSON file to write")
+    _add_common_args(r, None, quiet=False)
     r.set_defaults(func=_cmd_trace)
     s = sub.add_parser("simulate", help="simulate one training step on an accelerator and write simulate.json")
     s.add_argument("--workload", help="workload YAML (its step is recorded on the embedded data)")
     s.add_argument("--trace", help="a saved trace JSON to simulate instead of recording one")
     s.add_argument("--hw", required=True, help="hardware YAML file (see hwconfigs/)")
     s.add_argument("--batch", type=int, help="batch size (default: the workload's)")
-    s.add_argument("--out", help="output folder (default runs/<workload>-<hardware>)")
+    _add_max_tiles(s)
+    _add_common_args(s, "output folder (default runs/<workload>-<hardware>-<config digest>)")
     s.set_defaults(func=_cmd_simulate)
     u = sub.add_parser("run", help="train on a hardware config's numerics (cached), simulate and price: "
                                    "accuracy, latency, energy, area")
     _add_training_args(u)
     u.add_argument("--hw", required=True, help="hardware YAML file (see hwconfigs/)")
     u.add_argument("--sram-backend", choices=("table", "hwcomponents"), default="table",
-                   help="SRAM energy/area: archsim's table (default) or CACTI through hwcomponents (optional)")
-    u.add_argument("--out", help="output folder (default runs/<workload>-<hardware>)")
-    u.add_argument("--quiet", action="store_true", help="no progress lines")
+                   help="SRAM energy/area: archsim's table (default) or CACTI through hwcomponents (optional, "
+                        "needs `make hwc` and .venv-hwc/bin/archsim)")
+    _add_max_tiles(u)
+    _add_common_args(u, "output folder (default runs/<workload>-<hardware>-<config digest>)")
     u.set_defaults(func=_cmd_run)
     return parser
 
 
 def _check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "limit_train", "batch"):
+    for name in ("epochs", "batch_size", "limit_train", "batch", "threads", "max_tiles"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -226,20 +310,45 @@ def _check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error(f"--seed must be >= 0, got {args.seed}")
 
 
+def _silence_stdout() -> None:
+    """After a closed pipe (``archsim ... | head -1``): send further output nowhere, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; user mistakes print one line and exit with code 2, never a traceback."""
+    """Entry point; user mistakes and OS errors print one line and exit with code 2, never a traceback."""
     tune_malloc()
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_positive(parser, args)
     try:
+        from ._runtime import set_blas_threads
+        set_blas_threads(args.threads)
         return args.func(args)
-    except (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError, CostError) as exc:
+    except OutputExists as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except USER_ERRORS as exc:
+        print(f"archsim: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except MemoryError:
+        print("archsim: error: out of memory; use a smaller network, batch size or hardware point", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # anything the OS refused that no check above caught
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"archsim: error: {where}{describe_os_error(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         hint = ("rerun the same command: it resumes from the training cache" if args.command == "run" else
-                "finished epochs are kept in the output folder's checkpoint.npz, rerun with --resume to continue")
+                "finished epochs are kept in the output folder's checkpoint.npz, rerun with --resume to continue"
+                if args.command == "train" else "nothing was written")
         print(f"archsim: interrupted; {hint}", file=sys.stderr)
         return 130
 

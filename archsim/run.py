@@ -7,7 +7,6 @@ An interrupted training resumes from the cache's per-epoch checkpoint.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -16,14 +15,15 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import cache_root
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .config import WorkloadSpec
 from .config.workload import NumericSpec
 from .config.hardware import HardwareSpec
 from .cost.model import CostModel, CostReport
 from .data import Dataset
+from .fileio import check_writable, locked, write_csv, write_json
 from .hw.actions import ActionCounts, Timing
-from .hw.sim import simulate
+from .hw.sim import DEFAULT_MAX_TILES, check_step, simulate
 from .train import TrainResult, record_trace, run_key, train, write_results
 
 PJ_PER_J = 1e12
@@ -42,24 +42,46 @@ def train_cache_dir(key: dict) -> Path:
     return cache_root() / "train" / digest
 
 
+def _finished_state(folder: Path, key: dict, result: TrainResult) -> dict | None:
+    """The model state of the finished training in ``folder``: its checkpoint, if that holds exactly
+    the epochs ``result`` reports for this key (else None: the entry must be recomputed)."""
+    try:
+        saved = load_checkpoint(folder, key)
+    except CheckpointError:  # damaged, or another key's: not this training's end state
+        return None
+    if saved is None or saved[0] != result.epochs_run:
+        return None
+    if [r.get("test_accuracy") for r in saved[1]] != result.test_accuracy_per_epoch:
+        return None
+    return saved[3]
+
+
 def cached_training(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
-                    progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, Path, dict]:
-    """Train ``spec`` on ``hw``'s numerics, or load the cached result; returns (result, reused,
-    cache folder, numeric key)."""
+                    progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, dict | None]:
+    """Train ``spec`` on ``hw``'s numerics, or load the cached result; returns (result, reused, final
+    model state). The cache entry is locked, so processes sharing the cache train each key once."""
     numerics, numeric_spec = training_numerics(hw, spec.algorithm)
     key = run_key(spec, data, numerics, numeric_spec)
-    folder = train_cache_dir(key)
+    folder = check_writable(train_cache_dir(key))
     done = folder / "train.json"
-    try:
-        if done.exists() and json.loads((folder / "key.json").read_text()) == key:
-            return TrainResult.from_json(json.loads(done.read_text())), True, folder, key
-    except (OSError, ValueError, TypeError):
-        pass  # an unreadable cache entry is recomputed (resuming from its checkpoint if that is sound)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "key.json").write_text(json.dumps(key, sort_keys=True, indent=1) + "\n")
-    result, model = train(spec, data, numerics, numeric_spec, progress=progress, checkpoint_dir=folder, resume=True)
-    write_results(result, model, folder)
-    return result, False, folder, key
+    with locked(folder):
+        try:
+            if done.exists() and json.loads((folder / "key.json").read_text()) == key:
+                result = TrainResult.from_json(json.loads(done.read_text()))
+                state = _finished_state(folder, key, result)
+                if state is not None:
+                    return result, True, state
+                if progress:
+                    progress({"event": "warning", "message": f"{folder}: the cached training has no checkpoint of "
+                                                             f"its last epoch ({result.epochs_run}); recomputing"})
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # an unreadable cache entry is recomputed (resuming from its checkpoint if that is sound)
+        done.unlink(missing_ok=True)
+        write_json(folder / "key.json", key, sort_keys=True)
+        result, model = train(spec, data, numerics, numeric_spec, progress=progress, checkpoint_dir=folder,
+                              resume=True)
+        write_results(result, model, folder)
+    return result, False, model.state()
 
 
 @dataclass
@@ -76,6 +98,7 @@ class RunResult:
     clock_mhz: float
     batch: int
     steps_per_epoch: int
+    warnings: tuple[str, ...] = ()
 
     @property
     def latency_s_per_epoch(self) -> float:
@@ -113,7 +136,7 @@ class RunResult:
                 "training": self.training.to_json(),
                 "simulation": {"busy_cycles": self.timing.busy_cycles, "events": self.timing.events,
                                "actions": self.actions.to_json()},
-                "cost": self.cost.to_json()}
+                "cost": self.cost.to_json(), "warnings": list(self.warnings)}
 
     def csv_row(self) -> dict[str, float | str]:
         row: dict[str, float | str] = dict(self.summary())
@@ -122,36 +145,31 @@ class RunResult:
                 row[f"{group}.{key}"] = value
         return row
 
-    def write(self, out_dir: str | Path) -> Path:
-        """``result.json`` and a one-row ``result.csv`` in ``out_dir``; returns the json path."""
+    def write(self, out_dir: str | Path, identity: dict | None = None) -> Path:
+        """A one-row ``result.csv`` and ``result.json`` (written last: it marks a finished result, with
+        the configuration ``identity`` it belongs to) in ``out_dir``; returns the json path."""
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "result.json"
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        row = self.csv_row()
-        with open(out / "result.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            writer.writeheader()
-            writer.writerow(row)
-        return path
+        write_csv(out / "result.csv", [self.csv_row()])
+        return write_json(out / "result.json", {**self.to_json(), **({"identity": identity} if identity else {})})
 
 
 def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[[dict], None] | None = None,
-        sram_backend: str = "table") -> RunResult:
+        sram_backend: str = "table", max_tiles: int | None = DEFAULT_MAX_TILES) -> RunResult:
     """Train (or reuse the cached training), simulate one step of the trained network at the
-    training batch size, price it."""
+    training batch size, price it. Whatever can fail on the hardware side (pricing, SRAM fit,
+    the simulation's size) is checked on a step of the untrained network before training."""
     numeric_spec = hw.numerics_for(spec.algorithm)
     cost_model = CostModel(hw, sram_backend=sram_backend)  # bad node / DRAM type fail before training
-    training, reused, folder, key = cached_training(spec, data, hw, progress)
     batch = spec.training.batch_size
+    check_step(record_trace(spec, data, numeric_spec, batch), hw, max_tiles)
+    training, reused, state = cached_training(spec, data, hw, progress)
     # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
     # network's; a float32 datapath runs the same ops, recorded from the integer model at init
-    saved = load_checkpoint(folder, key) if training.numerics == "int" else None
-    trace = record_trace(spec, data, numeric_spec, batch, state=saved[3] if saved else None)
-    timing, actions = simulate(trace, hw)
+    trace = record_trace(spec, data, numeric_spec, batch, state=state if training.numerics == "int" else None)
+    timing, actions = simulate(trace, hw, progress, max_tiles)
     steps = math.ceil(len(data.train_labels) / batch)
     return RunResult(spec.name, hw.name, training, reused, timing, actions, cost_model.price(timing, actions),
-                     hw.clock_mhz, batch, steps)
+                     hw.clock_mhz, batch, steps, tuple(cost_model.warnings))
 
 
 __all__ = ["RunResult", "cached_training", "run", "train_cache_dir", "training_numerics"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import DamagedCheckpoint, load_checkpoint, save_checkpoint
 from .config import NumericSpec, WorkloadSpec
 from .data import Dataset
+from .fileio import write_json, write_npz
+from .footprint import check_fits
 from .trace import Trace, TraceRecorder
 
 NUMERICS_KINDS = ("int", "fp32")
@@ -66,7 +69,9 @@ class TrainResult:
     @classmethod
     def from_json(cls, data: dict) -> "TrainResult":
         """Rebuild a result written by :meth:`to_json`."""
-        return cls(**{**data, "epoch_records": [EpochRecord(**r) for r in data.get("epoch_records", [])]})
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{**{k: v for k, v in data.items() if k in known},
+                      "epoch_records": [EpochRecord(**r) for r in data.get("epoch_records", [])]})
 
 
 def build_model(spec: WorkloadSpec, numerics: str = "int", numeric_spec: NumericSpec | None = None):
@@ -116,6 +121,7 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
     With ``checkpoint_dir`` a checkpoint is written after every epoch; with ``resume``
     training continues from it and ends bit-identical to an uninterrupted run.
     """
+    check_fits(spec, data, spec.training.batch_size)
     model = build_model(spec, numerics, numeric_spec)
     tr = spec.training
     n_train = len(data.train_labels)
@@ -124,19 +130,36 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
     first_epoch = 0
     key = run_key(spec, data, numerics, numeric_spec)
     if resume and checkpoint_dir is not None:
-        restored = load_checkpoint(checkpoint_dir, key)
+        try:
+            restored = load_checkpoint(checkpoint_dir, key)
+        except DamagedCheckpoint as exc:
+            restored = None
+            if progress:
+                progress({"event": "warning", "message": f"{exc}; starting the training over"})
         if restored is not None:
-            first_epoch, saved, train_seconds, state = restored
+            try:
+                model.load_state(restored[3])
+            except (KeyError, ValueError, TypeError, IndexError) as exc:  # readable, but not this model's state
+                restored = None
+                model = build_model(spec, numerics, numeric_spec)
+                if progress:
+                    progress({"event": "warning", "message": f"{Path(checkpoint_dir) / 'checkpoint.npz'}: does not "
+                                                             f"hold this model's state ({type(exc).__name__}: "
+                                                             f"{str(exc)[:60]}); starting the training over"})
+        if restored is not None:
+            first_epoch, saved, train_seconds, _ = restored
             records = [EpochRecord(**r) for r in saved]
-            model.load_state(state)
             if progress:
                 progress({"event": "resume", "epoch": first_epoch, "epochs": tr.epochs})
     model.fit_inputs(data.train_images)
     start = time.perf_counter()
     stopped = bool(records) and records[-1].stopped_early
+    steps_per_epoch = math.ceil(n_train / tr.batch_size)
+    steps_left = (tr.epochs - first_epoch) * steps_per_epoch
+    steps_done = 0
     for epoch in range(first_epoch, tr.epochs if not stopped else first_epoch):
-        schedule = model.begin_epoch(epoch)
         batches = epoch_batches(n_train, tr.batch_size, tr.seed, epoch)
+        schedule = model.begin_epoch(epoch, len(batches))
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
         for b, idx in enumerate(batches):
@@ -144,10 +167,13 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
             loss_sum += loss * len(idx)
             correct += ok
             seen += len(idx)
+            steps_done += 1
             if progress:
+                elapsed = time.perf_counter() - start
                 progress({"event": "batch", "epoch": epoch + 1, "epochs": tr.epochs, "batch": b + 1,
                           "batches": len(batches), "loss": loss_sum / seen, "train_accuracy": correct / seen,
-                          "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)})
+                          "images_per_s": seen / max(time.perf_counter() - t0, 1e-9),
+                          "time_left_s": elapsed / steps_done * (steps_left - steps_done)})
         seconds = time.perf_counter() - t0
         train_seconds += seconds
         test_acc = evaluate(model, data.test_images, data.test_labels, tr.eval_batch_size, progress)
@@ -159,7 +185,9 @@ def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec
             save_checkpoint(checkpoint_dir, key, epoch + 1, [asdict(r) for r in records], train_seconds,
                             model.state())
         if progress:
-            progress({"event": "epoch", "epochs": tr.epochs, **asdict(rec)})
+            elapsed = time.perf_counter() - start
+            progress({"event": "epoch", "epochs": tr.epochs, **asdict(rec),
+                      "time_left_s": 0.0 if stop else elapsed / max(steps_done, 1) * (steps_left - steps_done)})
         if stop:
             break
     accs = [r.test_accuracy for r in records]
@@ -180,12 +208,13 @@ def record_trace(spec: WorkloadSpec, data: Dataset, numeric_spec: NumericSpec | 
                  batch_size: int | None = None, state: dict | None = None) -> Trace:
     """Run one integer training step on the first batch of ``data`` and return its recorded ops;
     from the model ``state`` of a checkpoint when given (e.g. trained weights), else from init."""
+    batch = batch_size or spec.training.batch_size
+    check_fits(spec, data, batch)
     model = build_model(spec, "int", numeric_spec)
     if state is not None:
         model.load_state(state)
     model.fit_inputs(data.train_images)
-    model.begin_epoch(0)
-    batch = batch_size or spec.training.batch_size
+    model.begin_epoch(0, 1)
     recorder = TraceRecorder()
     model.record_into(recorder)
     model.train_step(data.train_images[:batch], data.train_labels[:batch])
@@ -193,13 +222,10 @@ def record_trace(spec: WorkloadSpec, data: Dataset, numeric_spec: NumericSpec | 
     return recorder.trace(spec.name, spec.algorithm, batch, asdict(numeric_spec or spec.numerics))
 
 
-def write_results(result: TrainResult, model, out_dir: str | Path) -> Path:
-    """Write ``train.json`` and ``weights.npz`` into ``out_dir``; returns the json path."""
+def write_results(result: TrainResult, model, out_dir: str | Path, identity: dict | None = None) -> Path:
+    """Write ``weights.npz`` and ``train.json`` (last: it marks a finished run, with the ``identity``
+    of its configuration) into ``out_dir``; returns the json path."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "train.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    tmp.replace(path)
-    np.savez_compressed(out / "weights.npz", **model.weights())
-    return path
+    write_npz(out / "weights.npz", model.weights(), compressed=True)
+    return write_json(out / "train.json", {**result.to_json(), **({"identity": identity} if identity else {})},
+                      indent=2)

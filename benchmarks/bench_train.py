@@ -23,7 +23,7 @@ def throughput(spec, data, numerics: str, n_batches: int) -> float:
     model.fit_inputs(data.train_images)
     batches = epoch_batches(len(data.train_labels), spec.training.batch_size, spec.training.seed, 0)
     first = batches[0]
-    model.begin_epoch(0)
+    model.begin_epoch(0, len(batches))
     model.train_step(data.train_images[first], data.train_labels[first])
     t0 = time.perf_counter()
     seen = 0

@@ -14,7 +14,7 @@ import pytest
 from archsim.cost import hwc_backend
 
 # CACTI through hwcomponents-cacti 1.0.40, one bank, 64-bit words, 45 nm
-# (shared/reference/hwcomponents-sram.csv): read pJ, write pJ, area mm2, leakage mW.
+# (docs/cost-sources.md, "SRAM"): read pJ, write pJ, area mm2, leakage mW.
 EXPECTED_45NM_64B = {
     8 * 1024: (6.137, 7.8781, 0.026267, 0.25679e-3),
     32 * 1024: (17.042, 15.398, 0.09486, 0.92391e-3),

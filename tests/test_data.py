@@ -23,6 +23,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No network, no $ARCHSIM_DATA, a private cache and system folder for every test."""
     monkeypatch.setenv("ARCHSIM_NO_DOWNLOAD", "1")
     monkeypatch.delenv("ARCHSIM_DATA", raising=False)
+    monkeypatch.delenv("ARCHSIM_CACHE", raising=False)  # these tests locate the cache through XDG_CACHE_HOME
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(locations, "SYSTEM_DIRS", [tmp_path / "system"])
 

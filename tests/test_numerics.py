@@ -312,3 +312,126 @@ def test_divide_at_the_float_fast_path_bound(mode):
     for d in (2, 6, 10):  # exact ties
         halves = [d // 2 + k * d for k in range(-4, 4)]
         assert nm.divide(np.array(halves), d, mode).tolist() == [ref.divide(v, d, mode) for v in halves]
+
+
+# ---------- the whole int64 range (64-bit accumulators) ----------
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+INT64_EXTREMES = [INT64_MIN, INT64_MIN + 1, INT64_MIN + 2, -(1 << 62) - 1, -(1 << 62), -(1 << 62) + 1,
+                  (1 << 62) - 1, 1 << 62, (1 << 62) + 1, INT64_MAX - 1, INT64_MAX, 0, 1, -1]
+DIVISOR_EXTREMES = [2, 3, 7, (1 << 52) - 1, 1 << 52, (1 << 52) + 1, (1 << 62) - 1, 1 << 62, (1 << 62) + 1,
+                    3 << 61, INT64_MAX - 1, INT64_MAX]
+
+
+def int64s():
+    """Any int64, with the extremes (and their neighbours) drawn often."""
+    return st.one_of(st.sampled_from(INT64_EXTREMES), st.integers(INT64_MIN, INT64_MAX))
+
+
+def int64_arrays():
+    return hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=12), elements=int64s())
+
+
+@pytest.mark.parametrize("mode", nm.ROUNDING_MODES)
+@given(x=int64_arrays(), shift=st.one_of(st.integers(1, 62), st.sampled_from([1, 2, 61, 62])))
+def test_shift_right_is_exact_over_the_whole_int64_range(mode, x, shift):
+    got = nm.shift_right(x, shift, mode)
+    assert got.dtype == np.int64
+    assert got.tolist() == np.vectorize(lambda v: ref.shift_right(int(v), shift, mode), otypes=[object])(x).tolist()
+
+
+@pytest.mark.parametrize("mode", nm.ROUNDING_MODES)
+@given(x=int64_arrays(), divisor=st.one_of(st.integers(1, INT64_MAX), st.integers(1, 1000),
+                                           st.sampled_from(DIVISOR_EXTREMES)))
+def test_divide_is_exact_over_the_whole_int64_range(mode, x, divisor):
+    got = nm.divide(x, divisor, mode)
+    assert got.dtype == np.int64
+    assert got.tolist() == np.vectorize(lambda v: ref.divide(int(v), divisor, mode), otypes=[object])(x).tolist()
+
+
+@given(values=st.lists(int64s(), min_size=1, max_size=40), shift=st.one_of(st.integers(1, 62), st.sampled_from([1, 62])),
+       bits=st.integers(1, 32), seed=st.integers(0, 1000))
+def test_stochastic_shift_is_exact_over_the_whole_int64_range(values, shift, bits, seed):
+    got = nm.shift_right_stochastic(np.array(values, dtype=np.int64), shift, nm.RandomBits(seed), bits)
+    r = nm.RandomBits(seed).draw(len(values), bits).tolist()
+    assert got.tolist() == [ref.stochastic_shift(v, shift, ri, bits) for v, ri in zip(values, r)]
+
+
+@given(values=st.lists(int64s(), min_size=1, max_size=20), k=st.integers(0, 66))
+def test_left_shift_is_exact_or_refused(values, k):
+    x = np.array(values, dtype=np.int64)
+    want = [v << k for v in values]
+    for op in (lambda: nm.shift_right(x, -k), lambda: nm.shift_right_stochastic(x, -k, nm.RandomBits(0))):
+        if all(INT64_MIN <= w <= INT64_MAX for w in want):
+            assert op().tolist() == want
+        else:
+            with pytest.raises(nm.NumericsError, match="overflows 64-bit"):
+                op()
+
+
+# the cases of issue item 14: wrong signs at |x| >= 2^62 and at x = -2^63 (old code)
+ISSUE_14_SHIFTS = [
+    (INT64_MIN, 1, "toward_zero", -(1 << 62)),
+    (INT64_MIN, 62, "toward_zero", -2),
+    (INT64_MIN, 1, "half_away", -(1 << 62)),
+    (INT64_MIN + 1, 1, "half_away", -(1 << 62)),
+    (INT64_MAX, 1, "half_up", 1 << 62),
+    (INT64_MAX, 62, "half_up", 2),
+    (INT64_MAX, 1, "half_away", 1 << 62),
+    (INT64_MAX, 5, "half_away", 1 << 58),
+]
+ISSUE_14_DIVIDES = [
+    (INT64_MIN, 3, "toward_zero", -3074457345618258602),
+    (INT64_MIN, (1 << 52) + 1, "toward_zero", -2047),
+    (INT64_MIN, INT64_MAX, "toward_zero", -1),
+    (INT64_MIN, 3, "half_up", -3074457345618258603),
+    (1 << 62, 3, "half_up", 1537228672809129301),
+    (INT64_MIN, INT64_MAX, "half_up", -1),
+    (-(1 << 62), (1 << 52) + 1, "half_away", -1024),
+    (INT64_MIN + 1, 3, "half_away", -3074457345618258602),
+    (1 << 62, (1 << 62) + 1, "half_even", 1),
+    (INT64_MIN, INT64_MAX, "half_even", -1),
+    (-(1 << 62) + 1, INT64_MAX, "half_even", 0),
+]
+
+
+@pytest.mark.parametrize("x,shift,mode,want", ISSUE_14_SHIFTS)
+def test_issue_14_shift_right_at_the_int64_extremes(x, shift, mode, want):
+    assert ref.shift_right(x, shift, mode) == want
+    assert nm.shift_right(np.array([x, -5, 5]), shift, mode).tolist() == [want] + [ref.shift_right(v, shift, mode)
+                                                                                    for v in (-5, 5)]
+
+
+@pytest.mark.parametrize("x,divisor,mode,want", ISSUE_14_DIVIDES)
+def test_issue_14_divide_at_the_int64_extremes(x, divisor, mode, want):
+    assert ref.divide(x, divisor, mode) == want
+    assert nm.divide(np.array([x, -5, 5]), divisor, mode).tolist() == [want] + [ref.divide(v, divisor, mode)
+                                                                                 for v in (-5, 5)]
+
+
+@pytest.mark.parametrize("mode", nm.ROUNDING_MODES)
+def test_every_extreme_by_every_extreme_shift_and_divisor(mode):
+    x = np.array(INT64_EXTREMES, dtype=np.int64)
+    for shift in (1, 2, 3, 31, 32, 52, 53, 61, 62):
+        assert nm.shift_right(x, shift, mode).tolist() == [ref.shift_right(v, shift, mode) for v in INT64_EXTREMES]
+    for d in DIVISOR_EXTREMES:
+        assert nm.divide(x, d, mode).tolist() == [ref.divide(v, d, mode) for v in INT64_EXTREMES], d
+
+
+def test_stochastic_shift_near_int64_max_does_not_wrap():
+    x = np.full(64, INT64_MAX, dtype=np.int64)
+    got = nm.shift_right_stochastic(x, 4, nm.RandomBits(5), bits=4)
+    r = nm.RandomBits(5).draw(64, 4).tolist()
+    assert any(r) and got.tolist() == [ref.stochastic_shift(INT64_MAX, 4, ri, 4) for ri in r]
+    assert got.min() > 0
+
+
+def test_what_cannot_be_exact_in_int64_is_refused():
+    with pytest.raises(nm.NumericsError, match="at most 2\\^63 - 1"):
+        nm.divide(np.array([1]), 1 << 63)
+    with pytest.raises(nm.NumericsError, match="out of range"):
+        nm.shift_right(np.array([1]), 63)
+    with pytest.raises(nm.NumericsError, match="overflows 64-bit"):
+        nm.shift_right(np.array([1 << 62]), -1)
+    assert nm.shift_right(np.array([-(1 << 62), -1]), -1).tolist() == [INT64_MIN, -2]
+    assert nm.shift_right(np.array([-1, 0]), -63).tolist() == [INT64_MIN, 0]

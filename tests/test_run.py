@@ -84,9 +84,21 @@ def test_run_command_writes_json_and_one_row_csv(tmp_path, capsys):
                 "cycles_per_step_by_phase.forward", "energy_j_per_step_by_phase.weight_grad"):
         assert key in rows[0], key
     assert float(rows[0]["energy_j_per_step"]) == pytest.approx(result["energy_j_per_step"])
+    before = (out / "result.json").read_bytes()
+    # another hardware point into the same folder is refused, the finished result untouched
     assert main(["run", "--workload", str(wl), "--hw", "hwconfigs/array_16x16.yaml", "--out", str(out),
-                 "--quiet"]) == 0
+                 "--quiet"]) == 2
+    assert "another configuration" in capsys.readouterr().err
+    assert (out / "result.json").read_bytes() == before
+    # the same point again: reported as done, nothing recomputed or rewritten
+    assert main(["run", "--workload", str(wl), "--hw", "hwconfigs/edge_8x8.yaml", "--out", str(out), "--quiet"]) == 0
+    assert "already holds this configuration" in capsys.readouterr().out
+    assert (out / "result.json").read_bytes() == before
+    # --force replaces it; the training is reused from the cache
+    assert main(["run", "--workload", str(wl), "--hw", "hwconfigs/array_16x16.yaml", "--out", str(out),
+                 "--quiet", "--force"]) == 0
     assert "reused from the cache" in capsys.readouterr().out
+    assert json.loads((out / "result.json").read_text())["hardware"] == "array-16x16"
 
 
 @pytest.mark.parametrize("change,expected", [({"technology_nm": 10}, "technology_nm: technology node 10 nm"),
@@ -108,9 +120,9 @@ def test_the_priced_step_is_taken_with_the_trained_weights(tmp_path, small_data,
     monkeypatch.setattr(run_module, "record_trace", lambda *a, **k: seen.append(k.get("state")) or real(*a, **k))
     spec = tiny_spec(tmp_path, **TINY_28)
     result = run(spec, load_hardware("hwconfigs/edge_8x8.yaml"), small_data)
-    assert seen[0] is not None
+    assert seen[-1] is not None  # the first, untrained, step only checks that the point maps
     assert result.training.epochs_run == 1
     model = build_model(spec, "int", load_hardware("hwconfigs/edge_8x8.yaml").numerics)
-    model.load_state(seen[0])
+    model.load_state(seen[-1])
     assert any((a != b).any() for a, b in zip(model.weights().values(),
                                               build_model(spec, "int").weights().values()))

@@ -40,7 +40,7 @@ def test_full_tiles_match_the_published_systolic_formulas(dataflow):
 
 
 def test_scalesim_totals_for_gemm_64_cubed_on_8x16():
-    # SCALE-Sim 3.0.0's reported Total Cycles (measured, see shared/reference/scalesim.md)
+    # SCALE-Sim 3.0.0's reported Total Cycles (measured, see docs/scalesim.md)
     assert scalesim_gemm_cycles("os", 64, 64, 64, 8, 16) == 2751
     assert scalesim_gemm_cycles("ws", 64, 64, 64, 8, 16) == 3007
     assert scalesim_gemm_cycles("is", 64, 64, 64, 8, 16) == 3007

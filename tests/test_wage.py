@@ -102,7 +102,7 @@ def test_training_step_equals_pure_integer_reference(tmp_path, numerics, eta_log
     images = rng.integers(0, 256, size=(4, 6, 6), dtype=np.uint8)
     labels = np.array([0, 3, 9, 3])
     # take a first step so that weights are no longer the ternary initial values
-    model.eta_log2 = eta_log2
+    model.schedule.next_log2 = lambda: eta_log2
     model.train_step(images[::-1].copy(), labels[::-1].copy())
     model.rng = RandomBits(model.spec.training.seed)
     z_ref, w_ref = _reference_step(model, images, labels, eta_log2)

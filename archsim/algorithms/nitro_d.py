@@ -282,7 +282,7 @@ class NitroModel:
         return loss, int((y_hat.argmax(axis=1) == labels).sum())
 
     # ----- schedule -----
-    def begin_epoch(self, epoch: int) -> dict:
+    def begin_epoch(self, epoch: int, steps_per_epoch: int) -> dict:
         """The epoch's learning-rate divisor for the record."""
         return {"lr_inv": self.lr_inv}
 

@@ -1,6 +1,6 @@
 """NITRO-D's element-wise layers and update rule, in exact integers and in a float32 mirror.
 
-Facts from the authors' public code (see ../shared/reference/nitro-d.md):
+Facts from the authors' public code (see docs/nitro-d.md):
 * NITRO-Scaling y = clip(trunc(x / SF), -127, 127), SF = 256·fan_in; backward is the identity;
 * NITRO-ReLU y = clip(x, 0, 127) + trunc(clip(x, -127, 0) / slope_inv) - mean; backward passes δ for
   0 <= x < 127, trunc(δ / slope_inv) for -127 <= x < 0 and 0 elsewhere;

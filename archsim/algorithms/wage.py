@@ -18,7 +18,7 @@ from ..numerics import (Accumulator, ExactGemm, RandomBits, round_log2, saturate
 from ..numerics.pool import maxpool2d, maxpool2d_backward
 from ..trace import TraceRecorder, access
 from .products import Recording, forward_product, input_grad_product, weight_grad_product
-from .wage_common import LayerPlan, eta_log2_at, plan_network
+from .wage_common import EtaSchedule, LayerPlan, plan_network
 
 COUNTER_KEYS = ("acc_overflow_forward", "acc_overflow_input_grad", "acc_overflow_weight_grad",
                 "saturated_activations", "saturated_errors", "clipped_weights")
@@ -185,7 +185,7 @@ class WageIntModel:
         self.num = numerics or spec.numerics
         self.engine = ExactGemm(Accumulator(self.num.accumulator_bits, self.num.overflow))
         self.rng = RandomBits(spec.training.seed)
-        self.eta_log2 = spec.wage.eta_schedule[0].eta_log2
+        self.schedule = EtaSchedule(spec)
         self.recorder: TraceRecorder | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.layers: list = []
@@ -220,10 +220,11 @@ class WageIntModel:
     def fit_inputs(self, train_images: np.ndarray) -> None:
         """WAGE's input quantiser is fixed (x/128 - 1): nothing to fit."""
 
-    def begin_epoch(self, epoch: int) -> dict:
-        """Set the learning-rate exponent of a 0-based epoch; returns it for the epoch record."""
-        self.eta_log2 = eta_log2_at(self.spec, epoch)
-        return {"eta": 2.0 ** self.eta_log2}
+    def begin_epoch(self, epoch: int, steps_per_epoch: int) -> dict:
+        """Start a 0-based epoch of ``steps_per_epoch`` steps; returns its learning rate η (first and
+        last step) for the epoch record."""
+        first, last = self.schedule.begin_epoch(epoch, steps_per_epoch)
+        return {"lr": 2.0 ** first, "lr_end": 2.0 ** last}
 
     def end_epoch(self, epoch: int, test_accuracy: float) -> bool:
         """WAGE has no early stopping: never stop."""
@@ -246,9 +247,10 @@ class WageIntModel:
         first = self.first_weight_layer
         for i in range(len(self.layers) - 1, first - 1, -1):
             err = self.layers[i].backward(err, need_input_grad=i > first)
+        eta_log2 = self.schedule.next_log2()
         for layer in self.layers:
             if isinstance(layer, _WeightLayer):
-                layer.update(self.eta_log2, self.rng)
+                layer.update(eta_log2, self.rng)
         return loss, int((z.argmax(axis=1) == labels).sum())
 
     def weights(self) -> dict[str, np.ndarray]:

@@ -61,11 +61,50 @@ def plan_network(spec: WorkloadSpec, k_w: int) -> list[LayerPlan]:
     return plans
 
 
-def eta_log2_at(spec: WorkloadSpec, epoch: int) -> int:
-    """WAGE's learning-rate exponent for a 0-based epoch (phases start at floor(fraction·epochs))."""
+def eta_phase_starts(spec: WorkloadSpec, total_steps: int) -> list[tuple[int, int]]:
+    """(first step, η exponent) of every phase of WAGE's schedule over ``total_steps`` training steps.
+
+    Step t (0-based) belongs to the last phase whose fraction f satisfies t / total_steps >= f, so a
+    phase starts at step ceil(f·total_steps). The schedule keeps its shape for any length, down to a
+    single epoch or a single step (whole-epoch boundaries ran a one-epoch training in the last phase).
+    """
+    return [(math.ceil(p.at_fraction * total_steps), p.eta_log2) for p in spec.wage.eta_schedule]
+
+
+def eta_log2_at(spec: WorkloadSpec, step: int, total_steps: int) -> int:
+    """WAGE's learning-rate exponent at a 0-based global ``step`` of a ``total_steps`` training."""
     current = spec.wage.eta_schedule[0].eta_log2
-    for phase in spec.wage.eta_schedule:
-        if epoch >= math.floor(phase.at_fraction * spec.training.epochs):
-            current = phase.eta_log2
+    for start, log2 in eta_phase_starts(spec, total_steps):
+        if step >= start:
+            current = log2
     return current
 
+
+class EtaSchedule:
+    """WAGE's η per training step, for a model that counts its steps from :meth:`begin_epoch`.
+
+    Before the first :meth:`begin_epoch` (a model stepped outside the trainer) every step is in
+    the first phase."""
+
+    def __init__(self, spec: WorkloadSpec) -> None:
+        self.spec = spec
+        self.step = 0
+        self.total_steps: int | None = None
+
+    def begin_epoch(self, epoch: int, steps_per_epoch: int) -> tuple[int, int]:
+        """Point at the epoch's first step; returns the η exponents of its first and last step."""
+        steps_per_epoch = max(int(steps_per_epoch), 1)
+        self.total_steps = self.spec.training.epochs * steps_per_epoch
+        self.step = epoch * steps_per_epoch
+        return self.log2_at(self.step), self.log2_at(self.step + steps_per_epoch - 1)
+
+    def log2_at(self, step: int) -> int:
+        if self.total_steps is None:
+            return self.spec.wage.eta_schedule[0].eta_log2
+        return eta_log2_at(self.spec, step, self.total_steps)
+
+    def next_log2(self) -> int:
+        """The exponent of the step about to be taken (and count it)."""
+        log2 = self.log2_at(self.step)
+        self.step += 1
+        return log2

@@ -13,7 +13,7 @@ from ..config import WorkloadSpec
 from ..numerics import Float32Gemm
 from ..numerics.pool import maxpool2d, maxpool2d_backward
 from .products import forward_product, input_grad_product, weight_grad_product
-from .wage_common import LayerPlan, eta_log2_at, plan_network
+from .wage_common import EtaSchedule, LayerPlan, plan_network
 
 
 class _FloatWeightLayer:
@@ -90,7 +90,8 @@ class WageFloatModel:
             self.layers.append(_FloatWeightLayer(plan, engine) if kind in ("conv", "fc")
                                else _FloatMaxPool(plan) if kind == "maxpool" else _FloatReLU(spec.wage.fp32_clip))
         self.first_weight_layer = next(i for i, l in enumerate(self.layers) if isinstance(l, _FloatWeightLayer))
-        self.eta0_log2 = self.eta_log2 = spec.wage.eta_schedule[0].eta_log2
+        self.eta0_log2 = spec.wage.eta_schedule[0].eta_log2
+        self.schedule = EtaSchedule(spec)
 
     def forward(self, images: np.ndarray, train: bool = False) -> np.ndarray:
         """Float logits for uint8 images (B, H, W)."""
@@ -106,10 +107,14 @@ class WageFloatModel:
     def fit_inputs(self, train_images: np.ndarray) -> None:
         """WAGE's input quantiser is fixed (x/128 - 1): nothing to fit."""
 
-    def begin_epoch(self, epoch: int) -> dict:
-        """Set the epoch's learning rate (the WAGE schedule rescaled); returns it for the epoch record."""
-        self.eta_log2 = eta_log2_at(self.spec, epoch)
-        return {"lr": self.spec.wage.fp32_lr * 2.0 ** (self.eta_log2 - self.eta0_log2)}
+    def _lr(self, eta_log2: int) -> float:
+        return self.spec.wage.fp32_lr * 2.0 ** (eta_log2 - self.eta0_log2)
+
+    def begin_epoch(self, epoch: int, steps_per_epoch: int) -> dict:
+        """Start a 0-based epoch; returns its learning rate (the WAGE schedule rescaled, first and
+        last step) for the epoch record."""
+        first, last = self.schedule.begin_epoch(epoch, steps_per_epoch)
+        return {"lr": self._lr(first), "lr_end": self._lr(last)}
 
     def end_epoch(self, epoch: int, test_accuracy: float) -> bool:
         """No early stopping."""
@@ -125,7 +130,7 @@ class WageFloatModel:
         first = self.first_weight_layer
         for i in range(len(self.layers) - 1, first - 1, -1):
             err = self.layers[i].backward(err, need_input_grad=i > first)
-        lr = self.spec.wage.fp32_lr * 2.0 ** (self.eta_log2 - self.eta0_log2)
+        lr = self._lr(self.schedule.next_log2())
         for layer in self.layers:
             if isinstance(layer, _FloatWeightLayer):
                 layer.update(lr, self.spec.wage.fp32_momentum, self.spec.wage.fp32_clip)

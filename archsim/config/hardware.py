@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
-from .reader import Section, load_yaml
+from .reader import Section, load_yaml, show
 from .workload import NumericSpec, read_numerics
 
 DATAFLOWS = ("ws", "os", "is")
 OPERANDS = ("input", "weight", "output")
 SHIFT_ALIGN_OPS = ("shift", "round", "saturate", "divide", "relu", "compare", "stochastic_round")
 TIMING_CONVENTIONS = ("archsim", "scalesim")
+MAX_CLOCK_MHZ = 10_000.0
+"""Ranges of every numeric key are documented in the README's hardware table; 10 GHz bounds the clock."""
 DATATYPES = ("int", "fp32")
 
 
@@ -117,7 +119,7 @@ def _read_banks(sec: Section, key: str) -> tuple[SramBankSpec, ...]:
     for b in sec.sections(key):
         holds = b.raw("holds")
         if not isinstance(holds, list) or not holds or any(h not in OPERANDS for h in holds):
-            raise b.error("holds", f"expected a non-empty list of {', '.join(OPERANDS)}, got {holds!r}")
+            raise b.error("holds", f"expected a non-empty list of {', '.join(OPERANDS)}, got {show(holds)}")
         banks.append(SramBankSpec(name=b.string("name"), kbytes=b.integer("kbytes", lo=1, hi=1 << 20),
                                   word_bits=b.integer("word_bits", 64, lo=8, hi=4096),
                                   ports=b.integer("ports", 1, lo=1, hi=8), holds=tuple(holds)))
@@ -157,26 +159,28 @@ def load_hardware(path: str | Path) -> HardwareSpec:
     file = str(path)
     top = Section(file, "", load_yaml(path))
     name = top.string("name", Path(path).stem)
-    clock = top.number("clock_mhz", positive=True)
+    clock = top.number("clock_mhz", positive=True, hi=MAX_CLOCK_MHZ)
     node = top.integer("technology_nm", 45, lo=3, hi=180)
     array = _read_array(top.section("pe_array"))
     mem = top.section("sram")
     banks = _read_banks(mem, "banks")
     mem.done()
     d = top.section("dram")
-    dram = DramSpec(kind=d.string("type", "lpddr4"), bytes_per_cycle=d.integer("bytes_per_cycle", lo=1),
-                    latency_cycles=d.integer("latency_cycles", 100, lo=0), burst_bytes=d.integer("burst_bytes", 64, lo=1))
+    dram = DramSpec(kind=d.string("type", "lpddr4"), bytes_per_cycle=d.integer("bytes_per_cycle", lo=1, hi=4096),
+                    latency_cycles=d.integer("latency_cycles", 100, lo=0, hi=100_000),
+                    burst_bytes=d.integer("burst_bytes", 64, lo=1, hi=4096))
     d.done()
     s = top.section("shift_align")
     ops = s.raw("ops", list(SHIFT_ALIGN_OPS))
     if not isinstance(ops, list) or any(o not in SHIFT_ALIGN_OPS for o in ops):
-        raise s.error("ops", f"expected a list drawn from {', '.join(SHIFT_ALIGN_OPS)}, got {ops!r}")
-    shift = ShiftAlignSpec(lanes=s.integer("lanes", lo=1, hi=4096), pipeline_depth=s.integer("pipeline_depth", 2, lo=1),
-                           ops=tuple(ops), divide_latency_cycles=s.integer("divide_latency_cycles", 4, lo=1),
+        raise s.error("ops", f"expected a list drawn from {', '.join(SHIFT_ALIGN_OPS)}, got {show(ops)}")
+    shift = ShiftAlignSpec(lanes=s.integer("lanes", lo=1, hi=4096),
+                           pipeline_depth=s.integer("pipeline_depth", 2, lo=1, hi=256), ops=tuple(ops),
+                           divide_latency_cycles=s.integer("divide_latency_cycles", 4, lo=1, hi=1024),
                            on_writeback=s.boolean("on_writeback", True))
     s.done()
     r = top.section("random", {})
-    random_bits = r.integer("bits_per_cycle", 64, lo=1)
+    random_bits = r.integer("bits_per_cycle", 64, lo=1, hi=65536)
     r.done()
     datapaths = _read_datapaths(top, array)
     timing = top.string("timing", "archsim", TIMING_CONVENTIONS)

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError
-from .reader import Section, load_yaml
+from .reader import Section, load_yaml, show
 
 ALGORITHMS = ("wage", "nitro_d")
+MAX_DIVISOR = 1 << 31
+"""Bound on NITRO-D's learning-rate divisors (int32 constants)."""
+MAX_INPUT_SIDE = 4096
+"""Bound on each of network.input's H, W, C; the data set's image shape is checked before training."""
 DATASETS = ("fashion_mnist",)
 ROUNDING = ("half_even", "half_up", "half_away", "toward_zero", "floor")
 OVERFLOW = ("wrap", "saturate")
@@ -70,7 +74,7 @@ NITRO_NUMERICS = NumericSpec(k_w=16, k_a=8, k_g=32, k_e=8, accumulator_bits=32, 
 
 @dataclass(frozen=True)
 class EtaPhase:
-    """From ``at_fraction`` of the epochs on, WAGE's learning rate is η = 2^eta_log2."""
+    """From ``at_fraction`` of the training's steps on, WAGE's learning rate is η = 2^eta_log2."""
 
     at_fraction: float
     eta_log2: int
@@ -167,9 +171,7 @@ def _read_layer(sec: Section, index: int, algorithm: str) -> LayerSpec:
     elif kind == "fc":
         spec = LayerSpec(kind, name, out_features=sec.integer("out_features", lo=1, hi=1 << 20))
     elif kind == "maxpool":
-        drop = sec.raw("drop_remainder", False)
-        if not isinstance(drop, bool):
-            raise sec.error("drop_remainder", f"expected true or false, got {drop!r}")
+        drop = sec.boolean("drop_remainder", False)
         spec = LayerSpec(kind, name, size=sec.integer("size", 2, lo=2, hi=8), drop_remainder=drop)
     elif kind == "dropout":
         rate = sec.number("rate")
@@ -240,12 +242,10 @@ def read_numerics(sec: Section, algorithm: str) -> NumericSpec:
 
 def _read_wage(sec: Section) -> WageSpec:
     d = WageSpec()
-    beta = sec.number("beta", d.beta, positive=True)
-    fp32_lr = sec.number("fp32_lr", d.fp32_lr, positive=True)
-    fp32_momentum = sec.number("fp32_momentum", d.fp32_momentum)
-    fp32_clip = sec.raw("fp32_clip", d.fp32_clip)
-    if not isinstance(fp32_clip, bool):
-        raise sec.error("fp32_clip", f"expected true or false, got {fp32_clip!r}")
+    beta = sec.number("beta", d.beta, positive=True, hi=1024)
+    fp32_lr = sec.number("fp32_lr", d.fp32_lr, positive=True, hi=1e6)
+    fp32_momentum = sec.number("fp32_momentum", d.fp32_momentum, lo=0)
+    fp32_clip = sec.boolean("fp32_clip", d.fp32_clip)
     if not 0 <= fp32_momentum < 1:
         raise sec.error("fp32_momentum", f"expected a momentum in [0, 1), got {fp32_momentum}")
     phases = []
@@ -253,8 +253,8 @@ def _read_wage(sec: Section) -> WageSpec:
                                                for p in d.eta_schedule]):
         at = phase.number("at_fraction")
         if not 0 <= at < 1:
-            raise phase.error("at_fraction", f"expected a fraction of the epochs in [0, 1), got {at}")
-        eta = phase.number("eta", positive=True)
+            raise phase.error("at_fraction", f"expected a fraction of the training (its steps) in [0, 1), got {at}")
+        eta = phase.number("eta", positive=True, lo=2.0 ** -30, hi=2.0 ** 30)
         log2 = round(math.log2(eta))
         if 2.0 ** log2 != eta:
             raise phase.error("eta", f"WAGE's eta must be a power of two (it is a shift), got {eta}")
@@ -269,31 +269,29 @@ def _read_wage(sec: Section) -> WageSpec:
 
 def _read_nitro(sec: Section) -> NitroSpec:
     d = NitroSpec()
-    slope = sec.integer("relu_slope_inv", d.relu_slope_inv, lo=1)
+    slope = sec.integer("relu_slope_inv", d.relu_slope_inv, lo=1, hi=1 << 16)
     if slope not in NITRO_RELU_MEAN:
         raise sec.error("relu_slope_inv", f"expected one of {sorted(NITRO_RELU_MEAN)} (slopes with a known mean "
                                           f"correction), got {slope}")
-    aug = sec.raw("augmentation", d.augmentation)
-    if not isinstance(aug, bool):
-        raise sec.error("augmentation", f"expected true or false, got {aug!r}")
+    aug = sec.boolean("augmentation", d.augmentation)
     plateau = sec.section("plateau", {})
     stop = sec.section("early_stopping", {})
     spec = NitroSpec(
-        lr_inv=sec.integer("lr_inv", d.lr_inv, lo=1),
-        eta_inv_forward=sec.integer("eta_inv_forward", d.eta_inv_forward, lo=1),
-        eta_inv_learning=sec.integer("eta_inv_learning", d.eta_inv_learning, lo=1),
-        amplification=sec.integer("amplification", d.amplification, lo=1),
+        lr_inv=sec.integer("lr_inv", d.lr_inv, lo=1, hi=MAX_DIVISOR),
+        eta_inv_forward=sec.integer("eta_inv_forward", d.eta_inv_forward, lo=1, hi=MAX_DIVISOR),
+        eta_inv_learning=sec.integer("eta_inv_learning", d.eta_inv_learning, lo=1, hi=MAX_DIVISOR),
+        amplification=sec.integer("amplification", d.amplification, lo=1, hi=1 << 20),
         conv_amplification=sec.string("conv_amplification", d.conv_amplification, ("reference", "adjusted")),
         onehot_value=sec.integer("onehot_value", d.onehot_value, lo=1, hi=127),
-        head_max_features=sec.integer("head_max_features", d.head_max_features, lo=1),
+        head_max_features=sec.integer("head_max_features", d.head_max_features, lo=1, hi=1 << 20),
         relu_slope_inv=slope, augmentation=aug,
-        plateau_factor=plateau.integer("factor", d.plateau_factor, lo=1),
-        plateau_patience=plateau.integer("patience", d.plateau_patience, lo=1),
-        plateau_start_epoch=plateau.integer("start_epoch", d.plateau_start_epoch, lo=0),
-        early_stop_patience=stop.integer("patience", d.early_stop_patience, lo=1),
-        early_stop_start_epoch=stop.integer("start_epoch", d.early_stop_start_epoch, lo=0),
-        min_delta=sec.number("min_delta", d.min_delta),
-        stats_images=sec.integer("stats_images", d.stats_images, lo=1))
+        plateau_factor=plateau.integer("factor", d.plateau_factor, lo=1, hi=1024),
+        plateau_patience=plateau.integer("patience", d.plateau_patience, lo=1, hi=10000),
+        plateau_start_epoch=plateau.integer("start_epoch", d.plateau_start_epoch, lo=0, hi=10000),
+        early_stop_patience=stop.integer("patience", d.early_stop_patience, lo=1, hi=10000),
+        early_stop_start_epoch=stop.integer("start_epoch", d.early_stop_start_epoch, lo=0, hi=10000),
+        min_delta=sec.number("min_delta", d.min_delta, lo=0, hi=1),
+        stats_images=sec.integer("stats_images", d.stats_images, lo=1, hi=10_000_000))
     plateau.done()
     stop.done()
     return spec
@@ -336,7 +334,7 @@ def load_workload(path: str | Path) -> WorkloadSpec:
     alg.done()
     dataset = top.string("dataset", "fashion_mnist", DATASETS)
     net = top.section("network")
-    input_shape = net.int_list("input", 3, [28, 28, 1])
+    input_shape = net.int_list("input", 3, [28, 28, 1], hi=MAX_INPUT_SIDE)
     layers = tuple(_read_layer(s, i, algorithm) for i, s in enumerate(net.sections("layers")))
     net.done()
     layer_output_shapes(layers, input_shape, file)
@@ -347,7 +345,7 @@ def load_workload(path: str | Path) -> WorkloadSpec:
     names = [layer.name for layer in layers]
     for i, n in enumerate(names):
         if names.index(n) != i:
-            raise ConfigError(file, f"network.layers[{i}].name", f"layer names must be unique; {n!r} repeats")
+            raise ConfigError(file, f"network.layers[{i}].name", f"layer names must be unique; {show(n)} repeats")
     numerics = read_numerics(top.section("numerics", {}), algorithm)
     tr = top.section("training", {})
     d = TrainingSpec()

@@ -44,8 +44,9 @@ MAX_NODE_NM = max(CACTI_NATIVE_NODES_NM)
 
 PIP_INSTALL = ("pip install --no-binary hwcomponents-cacti "
                "hwcomponents==1.0.114 hwcomponents-cacti==1.0.40")
-INSTALL_HINT = (f"install the optional hwcomponents backend (needs Python >= 3.12): run `make hwc` "
-                f"in the archsim checkout, or `{PIP_INSTALL}`")
+INSTALL_HINT = (f"it is an optional backend that needs Python >= 3.12: run `make hwc` in the archsim checkout, "
+                f"then run archsim from that environment, `.venv-hwc/bin/archsim ... --sram-backend hwcomponents` "
+                f"(or `{PIP_INSTALL}` into a Python >= 3.12 environment)")
 
 
 def _import_cacti() -> ModuleType:

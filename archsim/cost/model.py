@@ -113,6 +113,14 @@ class CostModel:
             raise CostError(f"{hw.source_file}: {key}: {exc}") from None
         self.fp32 = hw.array.datatype == "fp32"
         self.sram = {b.name: self._sram(b.kbytes * 1024, b.word_bits, sram_backend) for b in hw.banks}
+        self.warnings: list[str] = []
+        """Where a price is extrapolated beyond its source data (shown to the user, kept in results)."""
+        if sram_backend == "table":
+            for i, b in enumerate(hw.banks):
+                why = self.table.sram_extrapolation(b.kbytes * 1024, b.word_bits, hw.technology_nm)
+                if why:
+                    self.warnings.append(f"{hw.source_file}: sram.banks[{i}] ({b.name}): {why}; its energy, area "
+                                         "and leakage are extrapolated from the CACTI grid")
 
     def _sram(self, capacity_bytes: int, word_bits: int, backend: str) -> SramCost:
         if backend == "table":

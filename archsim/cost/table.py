@@ -139,6 +139,20 @@ class CostTable:
                             "`.venv-hwc/bin/python -m archsim.cost.make_cacti_grid`")
         return _loglog({c: _loglog(by_w, word_bits) for c, by_w in by_kb.items()}, kb)
 
+    def sram_extrapolation(self, capacity_bytes: int, word_bits: int, node_nm: int) -> str | None:
+        """Why a bank lies outside the shipped CACTI grid (its cost is extrapolated), or None."""
+        by_kb = self.cacti_grid.get(("read_pJ", node_nm)) or {}
+        if not by_kb:
+            return None
+        kb = capacity_bytes / 1024
+        widths = sorted({w for by_w in by_kb.values() for w in by_w})
+        out = []
+        if not min(by_kb) <= kb <= max(by_kb):
+            out.append(f"{kb:g} KiB is outside the grid's {min(by_kb)}..{max(by_kb)} KiB")
+        if not widths[0] <= word_bits <= widths[-1]:
+            out.append(f"{word_bits}-bit words are outside the grid's {widths[0]}..{widths[-1]} bits")
+        return "; ".join(out) or None
+
     def sram(self, capacity_bytes: int, word_bits: int, node_nm: int) -> SramCost:
         """One single-port SRAM bank at ``node_nm``: Horowitz's 64-bit read energy at 45 nm for
         the level, CACTI's ratios for word width and node, CACTI's area and leakage."""

@@ -74,8 +74,8 @@ def _resident_operands(op: Op, hw: HardwareSpec) -> dict[str, bool]:
     return out
 
 
-def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
-    """The tiles of a gemm/conv2d op, in execution order."""
+def _grid(op: Op, hw: HardwareSpec):
+    """The op's mapping on the array, the stream chunk that fits every bank, and operand bits."""
     p = op.params
     df = hw.array.dataflow
     bits = {"input": op.reads[0].bits, "weight": op.reads[1].bits, "output": p["acc_bits"]}
@@ -95,6 +95,20 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
                            f"({2 * (need_fixed + _bytes(grow, bits[operand]))} bytes needed)")
         if grow:
             chunk = min(chunk, max(1, (half - need_fixed) * 8 // (grow * bits[operand])))
+    return t, chunk, bits
+
+
+def count_tiles(op: Op, hw: HardwareSpec) -> int:
+    """How many tiles :func:`tile_op` makes of ``op``, without making them (a work estimate)."""
+    t, chunk, _ = _grid(op, hw)
+    return -(-t.rows // hw.array.rows) * -(-t.cols // hw.array.cols) * -(-t.stream // chunk)
+
+
+def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
+    """The tiles of a gemm/conv2d op, in execution order."""
+    p = op.params
+    df = hw.array.dataflow
+    t, chunk, bits = _grid(op, hw)
     # a convolution's operand is im2col-expanded for the array, but only its distinct elements
     # (the trace's tensor sizes) cross DRAM; an address generator expands them on the way in
     expand_in = max(1.0, p["m"] * p["k"] / max(op.reads[0].elements, 1))

@@ -24,13 +24,14 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
+from typing import Callable
 
 import simpy
 
 from ..config.hardware import HardwareSpec
 from ..trace import Op, Trace
 from .actions import ActionCounts, OpTiming, Timing
-from .mapper import MapError, Tile, tile_op
+from .mapper import MapError, Tile, count_tiles, tile_op
 from .systolic import tile_cycles, tile_phases
 
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
@@ -260,20 +261,59 @@ def _fusions(ops: list[Op], hw: HardwareSpec) -> dict[int, Op]:
             and nxt.reads[0].elements == op.writes[0].elements}
 
 
-def simulate(trace: Trace, hw: HardwareSpec) -> tuple[Timing, ActionCounts]:
+DEFAULT_MAX_TILES = 5_000_000
+"""Above this many tiles per step a simulation is refused up front (about 10 min and several GB)."""
+SECONDS_PER_TILE = 1e-4
+"""Rough wall time per tile of mapping plus simulation, for the estimate in the refusal message."""
+
+
+class WorkLimitError(MapError):
+    """A step too large to simulate within the tile limit (message is user-facing)."""
+
+
+def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES) -> int:
+    """The number of tiles one step of ``trace`` makes on ``hw``, without building any; a
+    :class:`MapError` when an op does not fit the banks, a :class:`WorkLimitError` above ``max_tiles``."""
+    if hw.array.datatype == "fp32":
+        trace = trace.at_width(32)
+    total = sum(count_tiles(op, hw) for op in trace.ops if op.kind in ("gemm", "conv2d"))
+    if max_tiles is not None and total > max_tiles:
+        minutes = total * SECONDS_PER_TILE / 60
+        raise WorkLimitError(f"{trace.workload} on {hw.name or hw.source_file}: one training step is "
+                             f"{total:,} tiles (about {minutes:,.0f} min of simulation), more than the limit of "
+                             f"{max_tiles:,}; use a larger array or larger SRAM banks, a smaller batch, "
+                             "or raise the limit with --max-tiles")
+    return total
+
+
+def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | None = None,
+             max_tiles: int | None = DEFAULT_MAX_TILES) -> tuple[Timing, ActionCounts]:
     """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts.
 
     A float32 datapath (``pe_array.datatype: fp32``) runs the same ops with every tensor
-    32 bits wide."""
+    32 bits wide. A step of more than ``max_tiles`` tiles is refused before any work
+    (:func:`check_step`); ``progress`` receives ``map`` and ``simulate`` events."""
+    total_tiles = check_step(trace, hw, max_tiles)
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
     step = _Step(hw)
     timings: list[OpTiming] = []
-    plans = [(op, tile_op(op, hw) if op.kind in ("gemm", "conv2d") else None) for op in trace.ops]
+    plans = []
+    tiles_done = 0
+    for i, op in enumerate(trace.ops):
+        tiles = tile_op(op, hw) if op.kind in ("gemm", "conv2d") else None
+        plans.append((op, tiles))
+        if progress and tiles:
+            tiles_done += len(tiles)
+            progress({"event": "map", "done": tiles_done, "total": total_tiles})
     fused = _fusions(trace.ops, hw)
 
     def controller():
+        tiles_run = 0
         for i, (op, tiles) in enumerate(plans):
+            if progress:
+                progress({"event": "simulate", "op": i, "ops": len(plans), "done": tiles_run, "total": total_tiles})
+            tiles_run += len(tiles or [])
             start = step.env.now
             op_busy: dict[str, int] = defaultdict(int)
             step.enter_phase(op.phase)

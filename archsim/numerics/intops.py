@@ -69,36 +69,80 @@ def wrap_bits(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     return ((x + half) & mask) - half, n_wrapped
 
 
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+def shift_left_exact(x: np.ndarray, shift: int) -> np.ndarray:
+    """x · 2^shift (``shift >= 0``) on int64, refusing instead of wrapping when a result overflows.
+
+    Raises :class:`NumericsError` if some element of ``x`` times 2^shift falls outside int64.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    if shift == 0:
+        return x.copy()
+    if x.size:
+        # x·2^k fits iff ceil(INT64_MIN / 2^k) <= x <= floor(INT64_MAX / 2^k)
+        lo, hi = int(x.min()), int(x.max())
+        for v, ok in ((lo, lo >= -((-INT64_MIN) >> shift)), (hi, hi <= INT64_MAX >> shift)):
+            if not ok:
+                raise NumericsError(f"left shift by {shift} bits of {v} overflows 64-bit values")
+    if shift >= 64:  # only zeros (and nothing else) get here
+        return np.zeros_like(x)
+    return x << np.int64(shift)
+
+
 def shift_right(x: np.ndarray, shift: int, mode: str = "half_even") -> np.ndarray:
     """Arithmetic right shift by ``shift`` bits (divide by 2^shift) with the given rounding.
 
     ``shift <= 0`` is an exact left shift. Modes: ``floor`` (plain arithmetic shift),
     ``toward_zero`` (truncation), ``half_up`` (ties toward +inf), ``half_away`` (ties away
     from zero), ``half_even`` (ties to the even neighbour, like ``numpy.rint``).
+
+    Exact over the whole int64 range (including -2^63 and 2^63-1) for ``1 <= shift <= 62``:
+    every rounded quotient fits in int64 and no intermediate overflows (the rounding is
+    decided from the floor shift and the discarded low bits, never from |x| or x + half).
+    ``shift >= 63`` and a left shift whose exact result does not fit in int64 raise
+    :class:`NumericsError` rather than wrap.
     """
     x = np.asarray(x, dtype=np.int64)
     shift = int(shift)
     if mode not in ROUNDING_MODES:
         raise NumericsError(f"rounding mode must be one of {', '.join(ROUNDING_MODES)}, got {mode!r}")
     if shift <= 0:
-        return x << np.int64(-shift)
+        return shift_left_exact(x, -shift)
     if shift >= 63:
         raise NumericsError(f"shift of {shift} bits is out of range for 64-bit values")
     s = np.int64(shift)
+    mask = np.int64((1 << shift) - 1)
+    half = np.int64(1 << (shift - 1))
     if mode == "floor":
         return x >> s
     if mode == "half_up":
-        return (x + np.int64(1 << (shift - 1))) >> s
+        # floor((x + half) / 2^s) = floor((y + 1) / 2) with y = floor(x / 2^(s-1)); x + half may overflow
+        if shift == 1:
+            q = x >> s
+            q += x & 1
+            return q
+        q = x >> np.int64(shift - 1)  # y in [-2^62, 2^62), so y + 1 cannot overflow
+        q += 1
+        q >>= 1
+        return q
     if mode == "toward_zero":
-        q = np.abs(x) >> s
-        return np.where(x < 0, -q, q)
-    if mode == "half_away":
-        q = (np.abs(x) + np.int64(1 << (shift - 1))) >> s
-        return np.where(x < 0, -q, q)
-    # half_even
+        # ceil(x / 2^s) for x < 0 is floor((x + 2^s - 1) / 2^s); x + mask cannot overflow for x < 0
+        q = x >> np.int64(63)  # -1 where x < 0, else 0
+        q &= mask
+        q += x
+        q >>= s
+        return q
     q = x >> s
-    r = x & np.int64((1 << shift) - 1)
-    half = np.int64(1 << (shift - 1))
+    r = x & mask  # x - q·2^s, in [0, 2^s)
+    if mode == "half_away":
+        # round up iff r > half, or r == half and x >= 0: r + (x < 0 ? -1 : 0) >= half
+        r += x >> np.int64(63)
+        q += r >= half
+        return q
+    # half_even
     round_up = (r > half) | ((r == half) & ((q & 1) == 1))
     return q + round_up
 
@@ -134,10 +178,18 @@ def divide(x: np.ndarray, divisor: int, mode: str = "toward_zero") -> np.ndarray
 
     This is the constant-divider operation (NITRO-D's scaling and update divisions use
     ``toward_zero``). Modes as in :func:`shift_right`.
+
+    Exact for every int64 ``x`` (including -2^63 and 2^63-1) and every divisor in
+    1..2^63-1: all rounded quotients fit in int64, and the integer path never forms |x|,
+    2x or 2r (it floor-divides x plus an offset chosen by the sign of x so the sum stays
+    in int64, or compares the floor remainder r, taken modulo 2^64, with d - r). A divisor
+    of 2^63 or more raises :class:`NumericsError`.
     """
     divisor = int(divisor)
     if divisor < 1:
         raise NumericsError(f"divisor must be a positive integer, got {divisor}")
+    if divisor > INT64_MAX:
+        raise NumericsError(f"divisor must fit in int64 (at most 2^63 - 1), got {divisor}")
     if mode not in ROUNDING_MODES:
         raise NumericsError(f"rounding mode must be one of {', '.join(ROUNDING_MODES)}, got {mode!r}")
     x = np.asarray(x)
@@ -148,21 +200,40 @@ def divide(x: np.ndarray, divisor: int, mode: str = "toward_zero") -> np.ndarray
     if divisor < FLOAT_DIVIDE_BOUND and (x.dtype.itemsize <= 4 or x.size == 0
                                          or max(-int(x.min()), int(x.max())) < FLOAT_DIVIDE_BOUND):
         return _divide_via_float(x, divisor, mode)
-    x = x.astype(np.int64)
+    x = x.astype(np.int64, copy=False)  # never written to below
+    if x.ndim == 0:  # the in-place steps below need arrays
+        return divide(x.reshape(1), divisor, mode)[0]
     d = np.int64(divisor)
     if mode == "floor":
         return x // d
     if mode == "toward_zero":
-        q = np.abs(x) // d
-        return np.where(x < 0, -q, q)
-    if mode == "half_up":
-        return (2 * x + d) // (2 * d)
-    if mode == "half_away":
-        q = (2 * np.abs(x) + d) // (2 * d)
-        return np.where(x < 0, -q, q)
-    q, r = np.divmod(x, d)  # half_even: r in [0, d)
-    round_up = (2 * r > d) | ((2 * r == d) & ((q & 1) == 1))
-    return q + round_up
+        # ceil(x / d) for x < 0 is floor((x + d - 1) / d); x + d - 1 cannot overflow for x < 0
+        t = x >> np.int64(63)  # -1 where x < 0, else 0
+        t &= d - 1
+        t += x
+        t //= d
+        return t
+    if mode in ("half_up", "half_away"):
+        # floor((x + c) / d) with c = d // 2 rounds ties up and c = ceil(d/2) - 1 rounds them down.
+        # x + c may overflow only for x >= 0, where floor((x + c - d) / d) + 1 is used instead.
+        half = divisor // 2
+        c_neg = half if mode == "half_up" else divisor - 1 - half  # ties of x < 0: up / away from 0
+        c_pos = half - divisor  # ties of x >= 0 go up in both modes
+        sign = x >> np.int64(63)  # -1 where x < 0, else 0
+        t = sign & np.int64(c_neg - c_pos)
+        t += np.int64(c_pos)
+        t += x
+        t //= d
+        t += sign
+        t += 1
+        return t
+    # half_even
+    q = x // d  # floor quotient
+    # remainder in [0, d), computed modulo 2^64 (q·d itself may lie below -2^63); np.divmod is slower
+    r = (x.view(np.uint64) - q.view(np.uint64) * np.uint64(divisor)).view(np.int64)
+    rest = d - r  # in (0, d]: 2r > d  <=>  r > d - r, without forming 2r
+    q += (r > rest) | ((r == rest) & ((q & 1) == 1))
+    return q
 
 
 def round_log2(m: int) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import NumericsError
+from .intops import INT64_MAX, shift_left_exact
 
 MAX_RANDOM_BITS = 32
 
@@ -63,13 +64,25 @@ def shift_right_stochastic(x: np.ndarray, shift: int, rng: RandomBits, bits: int
     frac(x / 2^shift) (unbiased); with fewer random bits the fraction is compared at
     ``bits`` bits of resolution. For negative x this is the two's-complement form of
     sgn(x)·(⌊|x|⌋ + Bernoulli(frac)): same distribution, cheaper in hardware.
-    ``shift <= 0`` is an exact left shift and draws no bits.
+    ``shift <= 0`` is an exact left shift and draws no bits (a result outside int64 raises
+    :class:`NumericsError`). Exact over the whole int64 range for ``1 <= shift <= 62``:
+    near 2^63 - 1, where x + noise would overflow, the carry of (x mod 2^shift) + noise
+    is added to the floor shift instead.
     """
     x = np.asarray(x, dtype=np.int64)
     shift = int(shift)
     if shift <= 0:
-        return x << np.int64(-shift)
+        return shift_left_exact(x, -shift)
     if shift >= 63:
         raise NumericsError(f"shift of {shift} bits is out of range for 64-bit values")
     r = rng.draw(x.size, bits).reshape(x.shape)
-    return (x + noise_for_shift(r, bits, shift)) >> np.int64(shift)
+    noise = noise_for_shift(r, bits, shift)  # in [0, 2^shift)
+    s = np.int64(shift)
+    if x.size == 0 or int(x.max()) <= INT64_MAX - ((1 << shift) - 1):  # x + noise cannot overflow
+        noise += x
+        noise >>= s
+        return noise
+    noise += x & np.int64((1 << shift) - 1)  # < 2^(shift+1): no overflow
+    noise >>= s  # carry, 0 or 1
+    noise += x >> s
+    return noise
