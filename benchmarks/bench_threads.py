@@ -53,6 +53,50 @@ def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
+def _cpu_ticks() -> tuple[float, float] | None:
+    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat (None off Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = v[0] + v[1] + v[2] + v[5] + v[6]  # user nice system irq softirq
+    return busy / hz, (v[7] if len(v) > 7 else 0) / hz
+
+
+class CpuWatch:
+    """How many cores other work (not this process or its children) kept busy during a section."""
+
+    def __init__(self) -> None:
+        self.t0, self.m0, self.own0 = time.perf_counter(), _cpu_ticks(), self._own()
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def report(self, busy_pid_cpu: float = 0.0) -> str:
+        """``busy_pid_cpu``: CPU seconds of our own background load process (still running, so not in os.times)."""
+        wall = time.perf_counter() - self.t0
+        m1 = _cpu_ticks()
+        if self.m0 is None or m1 is None or wall <= 0:
+            return f"{wall:.0f} s"
+        others = (m1[0] - self.m0[0]) - (self._own() - self.own0) - busy_pid_cpu
+        steal = m1[1] - self.m0[1]
+        return f"{wall:.0f} s; other work used {max(others, 0) / wall:.2f} cores, hypervisor steal {steal / wall:.2f} cores"
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` (0 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def alternate(fn, reps: int) -> dict[int, list[float]]:
     """Wall times (s) of ``fn`` per thread count, 1- and 2-thread calls alternating."""
     times: dict[int, list[float]] = {t: [] for t in THREADS}
@@ -132,19 +176,20 @@ def main() -> None:
         data = load_dataset(spec.dataset, "mini")
         data = replace(data, train_images=data.train_images[:limit], train_labels=data.train_labels[:limit])
         workloads.append((spec, data, reps))
-    t0 = time.perf_counter()
-    print(f"\nidle ({load()} before)")
+    watch = CpuWatch()
+    print(f"\nidle: no load of ours ({load()} before)")
     measure(args, workloads)
-    print(f"  ({load()} after, {time.perf_counter() - t0:.0f} s)")
+    print(f"  ({load()} after; {watch.report()})")
     if args.idle_only:
         return
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(1.0)
-        t0 = time.perf_counter()
+        cpu0 = _proc_cpu(busy.pid)
+        watch = CpuWatch()
         print(f"\nbusy: one background 'while True: pass' process, pid {busy.pid} ({load()} before)")
         measure(args, workloads)
-        print(f"  ({load()} after, {time.perf_counter() - t0:.0f} s)")
+        print(f"  ({load()} after; {watch.report(_proc_cpu(busy.pid) - cpu0)})")
     finally:
         busy.kill()
         busy.wait()
