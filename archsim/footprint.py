@@ -22,6 +22,12 @@ Measured peaks of the shipped workloads are 0.7-3x the estimate, so refusing onl
 available memory stops the hopeless (an 8 GB layer) without refusing a training that fits."""
 
 
+def data_input_shape(data: Dataset) -> tuple[int, int, int]:
+    """The (H, W, C) a network must take to read this data set's images."""
+    shape = tuple(int(d) for d in data.train_images.shape[1:])
+    return (shape[0], shape[1], 1) if len(shape) == 2 else shape  # type: ignore[return-value]
+
+
 def estimate_training_bytes(spec: WorkloadSpec, batch: int) -> tuple[int, str]:
     """Working-set estimate of a training step at ``batch`` (or of a test pass at the eval
     batch, whichever is larger) and the name of the largest contributor."""
