@@ -21,6 +21,9 @@ Convolutions expand their operand in bounded batch chunks, so im2col adds no per
 Measured peaks of the shipped workloads are 0.7-3x the estimate, so refusing only above the
 available memory stops the hopeless (an 8 GB layer) without refusing a training that fits."""
 
+MEMORY_ENV = "ARCHSIM_MEMORY_BYTES"
+"""Overrides the memory budget (bytes); by default the kernel's MemAvailable."""
+
 
 def data_input_shape(data: Dataset) -> tuple[int, int, int]:
     """The (H, W, C) a network must take to read this data set's images."""
