@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/archsim train --workload workloads/lenet5_wage.yaml --out runs/demo
+	@echo "archsim is installed in $(VENV): run '. $(VENV)/bin/activate' to put it on PATH (or call $(BIN)/archsim)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -93,6 +93,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.limit_train:
         data = replace(data, train_images=data.train_images[:args.limit_train],
                        train_labels=data.train_labels[:args.limit_train])
+    if args.limit_test:
+        data = replace(data, test_images=data.test_images[:args.limit_test],
+                       test_labels=data.test_labels[:args.limit_test])
     identity = {"command": "train", **run_key(spec, data, args.numerics, None)}
     out = Path(args.out) if args.out else default_folder(spec.name, args.numerics, f"seed{spec.training.seed}",
                                                          identity=identity)
@@ -271,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--numerics", choices=("int", "fp32"), default="int",
                    help="int: bit-true integer training (default); fp32: the float32 reference mode")
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
+    t.add_argument("--limit-test", type=int, metavar="N", help="test on the first N test images only")
     t.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.npz (written after every epoch) instead of starting over")
     _add_common_args(t, "output folder (default runs/<workload>-<numerics>-seed<S>-<config digest>)")
@@ -302,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "limit_train", "batch", "threads", "max_tiles"):
+    for name in ("epochs", "batch_size", "limit_train", "limit_test", "batch", "threads", "max_tiles"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")

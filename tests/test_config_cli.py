@@ -115,7 +115,7 @@ def test_console_script_runs_as_a_process(tmp_path):
 def _train(tmp_path, name, *extra):
     out = tmp_path / name
     code = main(["train", "--workload", "workloads/lenet5_wage.yaml", "--epochs", "1", "--limit-train", "256",
-                 "--out", str(out), "--quiet", *extra])
+                 "--limit-test", "200", "--out", str(out), "--quiet", *extra])
     assert code == 0
     return json.loads((out / "train.json").read_text()), np.load(out / "weights.npz")
 
@@ -145,7 +145,8 @@ def _small_run(workload="lenet5_wage"):
 
     from archsim.data import load_dataset
     data = load_dataset()
-    data = dataclasses.replace(data, train_images=data.train_images[:192], train_labels=data.train_labels[:192])
+    data = dataclasses.replace(data, train_images=data.train_images[:192], train_labels=data.train_labels[:192],
+                               test_images=data.test_images[:128], test_labels=data.test_labels[:128])
     return load_workload(f"workloads/{workload}.yaml").with_overrides(epochs=3, batch_size=64), data
 
 
@@ -204,7 +205,7 @@ def test_cli_refuses_to_overwrite_an_interrupted_run(tmp_path, capsys):
     finally:
         tr.save_checkpoint = real_save
     args = ["train", "--workload", "workloads/lenet5_wage.yaml", "--epochs", "2", "--batch-size", "64",
-            "--limit-train", "192", "--out", str(tmp_path), "--quiet"]
+            "--limit-train", "192", "--limit-test", "128", "--out", str(tmp_path), "--quiet"]
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 0

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from ..cache import CACHE_ENV, cache_root  # noqa: F401  (CACHE_ENV: re-exported for callers)
+from ..fileio import locked, write_json
 from .sram_cost import SramCost
 
 CACHE_FILE_NAME = "hwcomponents-sram.json"
@@ -119,21 +119,13 @@ def _read_cache(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _write_cache_entry(path: Path, key: str, cost: SramCost) -> None:
-    """Add one entry, re-reading the file first (another process may have added some) and
-    replacing it atomically, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entries = _read_cache(path)
-    entries[key] = asdict(cost)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a shared $ARCHSIM_CACHE must stay readable
-        with os.fdopen(fd, "w") as f:
-            json.dump({"format": CACHE_FORMAT, "entries": entries}, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Add one entry under the cache folder's lock, re-reading the file first (another process
+    may have added some) and replacing it atomically, so no entry is lost and readers never see
+    a half-written file."""
+    with locked(path.parent, f".{path.name}.lock"):
+        entries = _read_cache(path)
+        entries[key] = asdict(cost)
+        write_json(path, {"format": CACHE_FORMAT, "entries": entries}, sort_keys=True)
 
 
 def _check_args(capacity_bytes: int, word_bits: int, node_nm: int) -> None:

@@ -6,10 +6,10 @@ Needs the optional hwcomponents backend (``make hwc``); run it with that interpr
 """
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
+from ..fileio import write_csv
 from . import hwc_backend
 from .table import CostTable
 
@@ -28,10 +28,8 @@ def main() -> None:
                 rows.append([node, kb, bits] + [f"{v:.6g}" for v in (c.read_pj_per_access, c.write_pj_per_access,
                                                                        c.area_mm2, c.leakage_mw)])
                 print(*rows[-1], file=sys.stderr, flush=True)
-    with open(OUT, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["node_nm", "capacity_kB", "word_bits", "read_pJ", "write_pJ", "area_mm2", "leakage_mW"])
-        w.writerows(rows)
+    header = ["node_nm", "capacity_kB", "word_bits", "read_pJ", "write_pJ", "area_mm2", "leakage_mW"]
+    write_csv(OUT, [dict(zip(header, row)) for row in rows])
     print(f"wrote {OUT} ({len(rows)} points)")
 
 

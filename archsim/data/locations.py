@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..cache import cache_root
+from ..fileio import atomic_write
 from .errors import DataError
 from .idx import parse_idx, read_file_bytes
 
@@ -147,21 +147,27 @@ def _open_url(url: str, timeout: float) -> BinaryIO:
 def _download_file(filename: str, dest: Path, md5: str) -> Path:
     """Fetch ``DOWNLOAD_URL + filename`` into ``dest`` atomically, checking its MD5."""
     url = DOWNLOAD_URL + filename
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=dest)
-    try:
+
+    def fetch(out: BinaryIO) -> None:
         digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out, _open_url(url, DOWNLOAD_TIMEOUT_S) as response:
-            while chunk := response.read(1 << 20):
+        try:
+            response = _open_url(url, DOWNLOAD_TIMEOUT_S)
+        except (OSError, http.client.HTTPException) as exc:
+            raise DataError(f"{url}: {exc}") from None
+        with response:
+            while True:
+                try:
+                    chunk = response.read(1 << 20)
+                except (OSError, http.client.HTTPException) as exc:  # the network side; writes report themselves
+                    raise DataError(f"{url}: {exc}") from None
+                if not chunk:
+                    break
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != md5:
             raise DataError(f"{url}: MD5 {digest.hexdigest()} does not match the published {md5}")
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600
-        os.replace(tmp_name, dest / filename)
-        return dest / filename
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+
+    return atomic_write(dest / filename, fetch)
 
 
 def download(dest: Path | None = None) -> FoundFiles:

@@ -13,14 +13,13 @@ The script prints the arrays' SHA-256, which must match ``datasets.MINI_SHA256``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import MINI_FILE, MINI_SHA256, Dataset, array_sha256, load_dataset
+from ..fileio import write_npz
 from .errors import DataError
 
 MINI_SEED = 20181
@@ -57,17 +56,8 @@ def build_mini(full: Dataset, seed: int = MINI_SEED) -> dict[str, np.ndarray]:
 
 
 def save_mini(arrays: dict[str, np.ndarray], out: Path) -> None:
-    """Write ``arrays`` with ``np.savez_compressed`` via a temporary file and a rename."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; this is package data
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``arrays`` with ``np.savez_compressed``, atomically (package data, mode 0644)."""
+    write_npz(out, arrays, compressed=True)
 
 
 def main(argv: list[str] | None = None) -> int:
