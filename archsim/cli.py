@@ -76,10 +76,17 @@ class _Progress:
                   file=sys.stderr, flush=True)
 
 
-def _already(exc: OutputExists) -> int:
-    """A finished result of the same configuration: say where it is; not an error."""
-    print(f"archsim: {exc}")
-    return 0
+def _finished_already(result_file: Path, identity: dict, force: bool) -> bool:
+    """Whether ``result_file`` already holds this configuration's result (then say so: not an
+    error); another configuration's result raises :class:`OutputExists` unless ``force``."""
+    try:
+        claim(result_file, identity, force)
+    except OutputExists as exc:
+        if not exc.same_config:
+            raise
+        print(f"archsim: {exc}")
+        return True
+    return False
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -104,12 +111,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if done is not None and not (args.resume or args.force):
         raise CheckpointError(f"{out}: holds an interrupted run ({done} epochs done); pass --resume to continue it, "
                               "--force to start over, or choose another --out")
-    try:
-        claim(out / "train.json", identity, args.force)
-    except OutputExists as exc:
-        if exc.same_config:
-            return _already(exc)
-        raise
+    if _finished_already(out / "train.json", identity, args.force):
+        return 0
     if not args.quiet:
         print(f"archsim {__version__}: training {spec.name} ({spec.algorithm}, "
               f"{'numerics: ' + spec.numerics.describe(spec.algorithm) if args.numerics == 'int' else 'float32 reference'}) on "
@@ -160,12 +163,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         trace = record_trace(spec, load_dataset(spec.dataset, "mini"), hw.numerics_for(spec.algorithm), args.batch)
     identity = {"command": "simulate", "trace": digest(trace.to_json()), "hardware": plain(hw)}
     out = Path(args.out) if args.out else default_folder(trace.workload, hw.name, identity=identity)
-    try:
-        claim(out / "simulate.json", identity, args.force)
-    except OutputExists as exc:
-        if exc.same_config:
-            return _already(exc)
-        raise
+    if _finished_already(out / "simulate.json", identity, args.force):
+        return 0
     check_writable(out)
     start = time.perf_counter()
     timing, actions = simulate(trace, hw, _Progress(args.quiet), args.max_tiles)
@@ -204,12 +203,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     identity = {"command": "run", "training": run_key(spec, data, numerics, numeric_spec), "hardware": plain(hw),
                 "sram_backend": args.sram_backend}
     out = Path(args.out) if args.out else default_folder(spec.name, hw.name, identity=identity)
-    try:
-        claim(out / "result.json", identity, args.force)
-    except OutputExists as exc:
-        if exc.same_config:
-            return _already(exc)
-        raise
+    if _finished_already(out / "result.json", identity, args.force):
+        return 0
     check_writable(out)
     if not args.quiet:
         print(f"archsim {__version__}: {spec.name} on {hw.name} ({hw.technology_nm} nm, "
