@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from ._runtime import tune_malloc
+from ._runtime import set_blas_threads, tune_malloc
 from .checkpoint import CheckpointError, unfinished_checkpoint
 from .config import ConfigError, load_workload
 from .cost.table import CostError
@@ -325,8 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_positive(parser, args)
     try:
-        from ._runtime import set_blas_threads
         set_blas_threads(args.threads)
+    except ValueError as exc:  # a bad $ARCHSIM_BLAS_THREADS
+        print(f"archsim: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    try:
         return args.func(args)
     except OutputExists as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
