@@ -107,12 +107,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_folder(spec.name, args.numerics, f"seed{spec.training.seed}",
                                                          identity=identity)
     check_writable(out)
+    if _finished_already(out / "train.json", identity, args.force):
+        return 0
     done = unfinished_checkpoint(out)
     if done is not None and not (args.resume or args.force):
         raise CheckpointError(f"{out}: holds an interrupted run ({done} epochs done); pass --resume to continue it, "
                               "--force to start over, or choose another --out")
-    if _finished_already(out / "train.json", identity, args.force):
-        return 0
     if not args.quiet:
         print(f"archsim {__version__}: training {spec.name} ({spec.algorithm}, "
               f"{'numerics: ' + spec.numerics.describe(spec.algorithm) if args.numerics == 'int' else 'float32 reference'}) on "

@@ -13,16 +13,20 @@ import contextlib
 import csv
 import errno
 import fcntl
+import glob
 import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
 TEMP_SUFFIX = ".tmp"
+STALE_TEMP_S = 3600.0
+"""A temporary file this old was left by a killed writer (a write takes seconds): removed."""
 
 
 class OutputError(OSError):
@@ -57,10 +61,20 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Delete temporary files of ``name`` that killed writers left behind (older than an hour)."""
+    now = time.time()
+    for tmp in folder.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                tmp.unlink()
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], mode: int = 0o644) -> Path:
     """Write ``path`` atomically: ``write(fh)`` fills a temporary file that then replaces ``path``."""
     path = Path(path)
     folder = make_dirs(path.parent)
+    _remove_stale_temps(folder, path.name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=folder)
     except OSError as exc:
