@@ -330,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except OutputExists as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

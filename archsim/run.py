@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import cache_root
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, CheckpointError, DamagedCheckpoint, load_checkpoint
 from .config import WorkloadSpec
 from .config.workload import NumericSpec
 from .config.hardware import HardwareSpec
@@ -56,6 +56,20 @@ def _finished_state(folder: Path, key: dict, result: TrainResult) -> dict | None
     return saved[3]
 
 
+def _drop_foreign_checkpoint(folder: Path, key: dict, progress: Callable[[dict], None] | None) -> None:
+    """A cache entry's checkpoint of another key (a copied folder) cannot be resumed: remove it.
+    (A damaged one is left to :func:`train`, which names it and starts over.)"""
+    try:
+        load_checkpoint(folder, key)
+    except DamagedCheckpoint:
+        pass
+    except CheckpointError:
+        if progress:
+            progress({"event": "warning", "message": f"{folder / CHECKPOINT_NAME}: a checkpoint of another training; "
+                                                     "removed, the training is recomputed"})
+        (folder / CHECKPOINT_NAME).unlink(missing_ok=True)
+
+
 def cached_training(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
                     progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, dict | None]:
     """Train ``spec`` on ``hw``'s numerics, or load the cached result; returns (result, reused, final
@@ -77,6 +91,7 @@ def cached_training(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
         except (OSError, ValueError, TypeError, KeyError):
             pass  # an unreadable cache entry is recomputed (resuming from its checkpoint if that is sound)
         done.unlink(missing_ok=True)
+        _drop_foreign_checkpoint(folder, key, progress)
         write_json(folder / "key.json", key, sort_keys=True)
         result, model = train(spec, data, numerics, numeric_spec, progress=progress, checkpoint_dir=folder,
                               resume=True)
