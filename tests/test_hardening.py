@@ -130,7 +130,7 @@ def _comparable(result: dict) -> dict:
     return kept
 
 
-@pytest.mark.parametrize("damage", ["checkpoint deleted", "checkpoint of epoch 1"])
+@pytest.mark.parametrize("damage", ["checkpoint deleted", "checkpoint of epoch 1", "checkpoint of another training"])
 def test_run_does_not_reuse_a_cache_entry_whose_checkpoint_is_not_the_finished_training(
         tmp_path, capsys, monkeypatch, damage):
     import archsim.run as run_module
@@ -168,8 +168,13 @@ def test_run_does_not_reuse_a_cache_entry_whose_checkpoint_is_not_the_finished_t
     checkpoint = entry.parent / "checkpoint.npz"
     if damage == "checkpoint deleted":
         checkpoint.unlink()
-    else:
+    elif damage == "checkpoint of epoch 1":
         shutil.copy(epoch1, checkpoint)
+    else:  # a copied cache folder: another seed's finished checkpoint
+        other = tiny_workload(tmp_path, "other.yaml", epochs=2, seed=9)
+        assert cli(capsys, "run", "--workload", other, "--hw", EDGE, "--out", tmp_path / "other", "--quiet")[0] == 0
+        [foreign] = [p.parent / "checkpoint.npz" for p in trained_in_cache() if p != entry]
+        shutil.copy(foreign, checkpoint)
     states.clear()
     rc, out, err = cli(capsys, "run", "--workload", wl, "--hw", EDGE, "--out", tmp_path / "second", "--quiet")
     assert rc == 0
@@ -438,14 +443,16 @@ def test_simulate_refuses_a_step_of_too_many_tiles_before_work(tmp_path, capsys)
 
 # ----------------------------------------------------------------------------- item 10
 
-def test_run_into_a_closed_pipe_ends_quietly(tmp_path):
-    """``archsim run ... | head -1`` where the reader has gone before archsim prints: stdout unbuffered
-    (PYTHONUNBUFFERED=1), as in the report, so every print meets the closed pipe."""
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_run_into_a_closed_pipe_ends_quietly(tmp_path, unbuffered):
+    """``archsim run ... | head -1`` where the reader has gone before archsim prints: with stdout
+    unbuffered (PYTHONUNBUFFERED=1, as in the report) every print meets the closed pipe; buffered
+    (the default) the output meets it when flushed, which must also happen under the error guard."""
     wl = tiny_workload(tmp_path)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "archsim.cli", "run", "--workload", str(wl), "--hw", str(EDGE),
                              "--epochs", "1", "--out", str(out), "--quiet"], cwd=tmp_path,
-                            env=child_env(PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=child_env(PYTHONUNBUFFERED=unbuffered), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before the first line
     try:
         err = proc.stderr.read().decode()
