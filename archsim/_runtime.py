@@ -38,10 +38,11 @@ def tune_malloc() -> None:
 
 BLAS_THREADS_ENV = "ARCHSIM_BLAS_THREADS"
 DEFAULT_BLAS_THREADS = 1
-"""Measured (benchmarks/bench_threads.py): archsim's GEMMs are small (batch 64-128), where a
-second OpenBLAS thread gains little when the machine is idle and costs several times the
-run time when another process holds a core, because OpenBLAS threads spin-wait for each
-other. One thread is never much slower and never collapses."""
+"""Measured with benchmarks/bench_threads.py on a 2-core machine: a second OpenBLAS thread makes
+single GEMMs 1.3-2x faster but training only 0-7% faster when the machine is idle, and training
+1.7-2.3x slower with one competing busy process (5-9x under other jobs' load). OpenBLAS's idle
+worker keeps spinning after each call, taking the core the main thread needs for its
+element-wise work. One thread never collapses."""
 
 _LIMITER = None  # the live threadpoolctl limiter: kept for the rest of the run, never exited
 
