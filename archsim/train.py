@@ -107,10 +107,21 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int,
 
 
 def run_key(spec: WorkloadSpec, data: Dataset, numerics: str, numeric_spec: NumericSpec | None) -> dict:
-    """What identifies a training run: a checkpoint may only be resumed by the same key."""
-    return {"workload": json.loads(json.dumps(asdict(replace(spec, source_file="")))), "numerics": numerics,
-            "numeric_spec": asdict(numeric_spec or spec.numerics), "dataset": f"{data.name}/{data.variant}",
-            "train_images": int(len(data.train_labels)), "test_images": int(len(data.test_labels))}
+    """Exactly what determines the trained weights and test accuracies, plus archsim's version (a
+    changed algorithm never reuses stale results): the network, the algorithm's hyper-parameters,
+    epochs, batch size and seed, the effective numerics, and the data. Not the workload's name,
+    its unused numeric defaults or the test batch size. A checkpoint resumes only under its key;
+    the training cache is keyed on it."""
+    hyper = spec.wage if spec.algorithm == "wage" else spec.nitro
+    tr = spec.training
+    return {"archsim_version": __version__,
+            "workload": {"algorithm": spec.algorithm, "input_shape": list(spec.input_shape),
+                         "layers": [asdict(layer) for layer in spec.layers], "num_classes": spec.num_classes,
+                         "hyper": json.loads(json.dumps(asdict(hyper))),
+                         "training": {"epochs": tr.epochs, "batch_size": tr.batch_size, "seed": tr.seed}},
+            "numerics": numerics, "numeric_spec": asdict(numeric_spec or spec.numerics),
+            "dataset": f"{data.name}/{data.variant}", "train_images": int(len(data.train_labels)),
+            "test_images": int(len(data.test_labels))}
 
 
 def train(spec: WorkloadSpec, data: Dataset, numerics: str = "int", numeric_spec: NumericSpec | None = None,

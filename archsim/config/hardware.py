@@ -18,6 +18,7 @@ DATAFLOWS = ("ws", "os", "is")
 OPERANDS = ("input", "weight", "output")
 SHIFT_ALIGN_OPS = ("shift", "round", "saturate", "divide", "relu", "compare", "stochastic_round")
 TIMING_CONVENTIONS = ("archsim", "scalesim")
+NUMERIC_KEYS = ("k_w", "k_a", "k_g", "k_e", "accumulator_bits", "overflow", "rounding", "random_bits")
 MAX_CLOCK_MHZ = 10_000.0
 """Ranges of every numeric key are documented in the README's hardware table; 10 GHz bounds the clock."""
 DATATYPES = ("int", "fp32")
@@ -103,6 +104,33 @@ class HardwareSpec:
         """The bank that holds an operand kind (validated to exist)."""
         return next(b for b in self.banks if operand in b.holds)
 
+    def bank_role(self, bank_name: str) -> str:
+        """A bank's stable name across configs: ``sram.`` + the operands it holds (``sram.input``,
+        ``sram.input+weight``), whatever the config calls it."""
+        bank = next(b for b in self.banks if b.name == bank_name)
+        return "sram." + "+".join(o for o in OPERANDS if o in bank.holds)
+
+    def to_dict(self) -> dict:
+        """The mapping a hardware YAML file would hold; :func:`hardware_from_mapping` of it gives an
+        equal spec (round trip tested)."""
+        a = self.array
+        numerics = [{"algorithm": alg, **{k: getattr(n, k) for k in NUMERIC_KEYS}} for alg, n in self.datapaths]
+        return {
+            "name": self.name, "clock_mhz": self.clock_mhz, "technology_nm": self.technology_nm,
+            "pe_array": {"rows": a.rows, "cols": a.cols, "dataflow": a.dataflow, "operand_bits": a.operand_bits,
+                         "accumulator_bits": a.accumulator_bits, "datatype": a.datatype, "zero_gating": a.zero_gating},
+            "sram": {"banks": [{"name": b.name, "kbytes": b.kbytes, "word_bits": b.word_bits, "ports": b.ports,
+                                "holds": list(b.holds)} for b in self.banks]},
+            "dram": {"type": self.dram.kind, "bytes_per_cycle": self.dram.bytes_per_cycle,
+                     "latency_cycles": self.dram.latency_cycles, "burst_bytes": self.dram.burst_bytes},
+            "shift_align": {"lanes": self.shift_align.lanes, "pipeline_depth": self.shift_align.pipeline_depth,
+                            "ops": list(self.shift_align.ops),
+                            "divide_latency_cycles": self.shift_align.divide_latency_cycles,
+                            "on_writeback": self.shift_align.on_writeback},
+            "random": {"bits_per_cycle": self.random_bits_per_cycle},
+            "numerics": numerics, "timing": self.timing,
+        }
+
 
 def _read_array(sec: Section) -> PEArraySpec:
     spec = PEArraySpec(rows=sec.integer("rows", lo=1, hi=1024), cols=sec.integer("cols", lo=1, hi=1024),
@@ -156,9 +184,14 @@ def _read_datapaths(top: Section, array: PEArraySpec) -> tuple[tuple[str, Numeri
 
 def load_hardware(path: str | Path) -> HardwareSpec:
     """Read and validate a hardware YAML file."""
-    file = str(path)
-    top = Section(file, "", load_yaml(path))
-    name = top.string("name", Path(path).stem)
+    return hardware_from_mapping(load_yaml(path), str(path), Path(path).stem)
+
+
+def hardware_from_mapping(data: object, file: str, default_name: str = "hardware") -> HardwareSpec:
+    """Validate a hardware mapping (as a YAML file holds it) into a spec; every error names ``file``
+    and the key path. The same rules apply to a file and to a point built in code."""
+    top = Section(file, "", data)
+    name = top.string("name", default_name)
     clock = top.number("clock_mhz", positive=True, hi=MAX_CLOCK_MHZ)
     node = top.integer("technology_nm", 45, lo=3, hi=180)
     array = _read_array(top.section("pe_array"))
