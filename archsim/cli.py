@@ -14,6 +14,7 @@ from .checkpoint import CheckpointError, unfinished_checkpoint
 from .config import ConfigError, load_workload
 from .cost.table import CostError
 from .data import DataError, load_dataset
+from .dse.store import StoreError
 from .fileio import OutputError, check_writable, describe_os_error, write_json
 from .hw.mapper import MapError
 from .numerics import NumericsError
@@ -21,7 +22,8 @@ from .outputs import OutputExists, claim, default_folder, digest, plain
 from .trace import TraceError
 
 EXIT_USER_ERROR = 2
-USER_ERRORS = (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError, CostError, OutputError)
+USER_ERRORS = (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError, CostError, OutputError,
+               StoreError)
 
 
 def _duration(seconds: float) -> str:
@@ -232,6 +234,91 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _SweepProgress:
+    """A tqdm bar of points (done, failed, rate, ETA) on a terminal; a line every 10 s otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar, self.last, self.start = quiet, None, 0.0, time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, ev: dict) -> None:
+        if self.quiet:
+            return
+        kind = ev["event"]
+        if kind == "plan":
+            print(f"{ev['points']} points, {ev['points'] - ev['pending']} already in the store, "
+                  f"{ev['pending']} to evaluate", file=sys.stderr, flush=True)
+            if self.tty:
+                from tqdm import tqdm
+                self.bar = tqdm(total=ev["pending"], unit="pt", file=sys.stderr, dynamic_ncols=True)
+            self.total = ev["pending"]
+        elif kind == "checked":
+            print(f"checked before training: {ev['groups']} training group(s), {ev['infeasible']} infeasible point(s)",
+                  file=sys.stderr, flush=True)
+        elif kind == "group_start" and not self.tty:
+            print(f"  training {ev['workload']} (group {ev['key'][:8]})", file=sys.stderr, flush=True)
+        elif kind == "point":
+            counts = ev["counts"]
+            done = sum(counts.values())
+            status = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            if self.bar is not None:
+                self.bar.set_postfix_str(status, refresh=False)
+                self.bar.update(1)
+                if done == self.total:
+                    self.bar.close()
+            elif time.monotonic() - self.last >= 10 or done == self.total:
+                self.last = time.monotonic()
+                rate = done / max(self.last - self.start, 1e-9)
+                eta = (self.total - done) / rate if rate else 0
+                print(f"  {done}/{self.total} points ({status}), {rate:.2f} points/s, {_duration(eta)} left",
+                      file=sys.stderr, flush=True)
+
+
+def _print_front(folder: Path, spec) -> None:
+    """The best points and the Pareto front of the spec's objectives, as tables."""
+    import pandas as pd
+
+    from .dse import load, pareto
+
+    df = load(folder)
+    done = df[df["status"] == "done"]
+    cols = ["workload", "hardware", *spec.maximize, *spec.minimize]
+    cols = list(dict.fromkeys(c for c in cols if c in df.columns))
+    if done.empty:
+        print("no point finished; see the error column of the store")
+        return
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+        top = done.sort_values(list(spec.maximize) or list(spec.minimize), ascending=not spec.maximize).head(5)
+        print(f"top points by {', '.join(spec.maximize or spec.minimize)}:")
+        print(top[cols].to_string(index=False))
+        front = pareto(done, minimize=list(spec.minimize), maximize=list(spec.maximize))
+        print(f"Pareto front ({len(front)} of {len(done)} points; maximise {', '.join(spec.maximize) or '-'}, "
+              f"minimise {', '.join(spec.minimize) or '-'}):")
+        print(front[cols].to_string(index=False))
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import multiprocessing
+
+    from .cache import CACHE_ENV
+    from .dse.spec import load_sweep
+    from .dse.sweep import run_sweep
+
+    spec = load_sweep(args.spec)
+    out = Path(args.out) if args.out else Path("runs") / f"sweep-{spec.name}"
+    check_writable(out)
+    if args.cache:
+        os.environ[CACHE_ENV] = str(check_writable(args.cache))  # workers of a LocalCluster inherit it
+    workers = args.workers or (1 if args.scheduler else multiprocessing.cpu_count())
+    summary = run_sweep(spec, out, workers=workers, scheduler=args.scheduler, resume=args.resume, force=args.force,
+                        progress=_SweepProgress(args.quiet))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items())) or "nothing new"
+    print(f"{summary.total} points: {summary.skipped} already stored, {counts}; {summary.wall_s:.1f} s")
+    _print_front(out, spec)
+    print(f"store: {summary.store}  (archsim.dse.load({str(out)!r}) gives a pandas DataFrame)")
+    return 0
+
+
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     """What `train` and `run` both take: the workload, its epochs/seed overrides, the data set."""
     p.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
@@ -297,11 +384,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_max_tiles(u)
     _add_common_args(u, "output folder (default runs/<workload>-<hardware>-<config digest>)")
     u.set_defaults(func=_cmd_run)
+    w = sub.add_parser("sweep", help="evaluate a design space (sweeps/*.yaml) into a SQLite store, on Dask")
+    w.add_argument("spec", help="sweep YAML file (see sweeps/)")
+    w.add_argument("--workers", type=int, metavar="N",
+                   help="1: serial, in this process; N: a Dask LocalCluster of N single-threaded workers "
+                        "(default: the machine's cores)")
+    w.add_argument("--scheduler", metavar="ADDR", help="submit to an existing Dask scheduler (tcp://HOST:PORT or a "
+                                                       "scheduler file)")
+    w.add_argument("--resume", action="store_true", help="continue a sweep: finished points are kept, failed retried")
+    w.add_argument("--cache", metavar="DIR", help="training cache folder (default $ARCHSIM_CACHE or ~/.cache/archsim)")
+    _add_common_args(w, "output folder of the store (default runs/sweep-<name>)")
+    w.set_defaults(func=_cmd_sweep)
     return parser
 
 
 def _check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "limit_train", "limit_test", "batch", "threads", "max_tiles"):
+    for name in ("epochs", "batch_size", "limit_train", "limit_test", "batch", "threads", "max_tiles", "workers"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")

@@ -37,13 +37,24 @@ def plain(obj: Any) -> Any:
         if hasattr(obj, "source_file"):
             obj = replace(obj, source_file="")
         obj = asdict(obj)
-    return json.loads(json.dumps(obj))
+    return json.loads(json.dumps(obj, default=str))  # paths as strings
 
 
-def digest(identity: Any) -> str:
-    """A short stable hash of a JSON-like value (independent of dict order)."""
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
+def digest(identity: Any, chars: int = DIGEST_CHARS) -> str:
+    """A short stable hash of a JSON-like value: canonical JSON (sorted keys, integral floats as
+    integers), so neither dict order nor how a number was written changes it."""
+    text = json.dumps(_canonical(identity), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:chars]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def safe_name(name: str) -> str:

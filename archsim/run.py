@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -114,6 +114,10 @@ class RunResult:
     batch: int
     steps_per_epoch: int
     warnings: tuple[str, ...] = ()
+    parameters: dict = field(default_factory=dict)
+    """Every hardware and numeric parameter, flat (:func:`parameter_columns`)."""
+    component_names: dict = field(default_factory=dict)
+    """Cost-model component → stable name across configs (``sram:ifmap`` → ``sram.input``)."""
 
     @property
     def latency_s_per_epoch(self) -> float:
@@ -140,24 +144,30 @@ class RunResult:
         }
 
     def breakdowns(self) -> dict[str, dict[str, float]]:
+        """Energy and area by component (stable role names), cycles and energy by phase, cycles by op."""
         c = self.cost.to_json()
-        return {"energy_j_per_step_by_component": {k: v / PJ_PER_J for k, v in c["energy_pj_by_component"].items()},
-                "area_mm2_by_component": c["area_mm2_by_component"],
+        name = lambda k: self.component_names.get(k, k)  # noqa: E731
+        return {"energy_j_per_step_by_component": {name(k): v / PJ_PER_J for k, v in c["energy_pj_by_component"].items()},
+                "area_mm2_by_component": {name(k): v for k, v in c["area_mm2_by_component"].items()},
                 "cycles_per_step_by_phase": self.timing.phases(),
-                "energy_j_per_step_by_phase": {k: v / PJ_PER_J for k, v in c["energy_pj_by_phase"].items()}}
+                "energy_j_per_step_by_phase": {k: v / PJ_PER_J for k, v in c["energy_pj_by_phase"].items()},
+                "cycles_per_step_by_op": {op.name: op.cycles for op in self.timing.ops}}
 
     def to_json(self) -> dict:
-        return {**self.summary(), **self.breakdowns(), "training_reused": self.training_reused,
+        return {**self.parameters, **self.summary(), **self.breakdowns(), "training_reused": self.training_reused,
                 "training": self.training.to_json(),
                 "simulation": {"busy_cycles": self.timing.busy_cycles, "events": self.timing.events,
                                "actions": self.actions.to_json()},
                 "cost": self.cost.to_json(), "warnings": list(self.warnings)}
 
     def csv_row(self) -> dict[str, float | str]:
-        row: dict[str, float | str] = dict(self.summary())
+        """Parameters, headline results and breakdowns (``group.key``) as one flat row: the columns
+        of a sweep's points table, so runs and sweeps concatenate in pandas."""
+        row: dict[str, float | str] = {**self.parameters, **self.summary()}
         for group, values in self.breakdowns().items():
-            for key, value in values.items():
-                row[f"{group}.{key}"] = value
+            if group != "cycles_per_step_by_op":  # per op: in result.json and the sweep's long table
+                for key, value in values.items():
+                    row[f"{group}.{key}"] = value
         return row
 
     def write(self, out_dir: str | Path, identity: dict | None = None) -> Path:
@@ -168,6 +178,56 @@ class RunResult:
         return write_json(out / "result.json", {**self.to_json(), **({"identity": identity} if identity else {})})
 
 
+def parameter_columns(hw: HardwareSpec, algorithm: str) -> dict:
+    """Every hardware parameter and the numeric datapath ``algorithm`` trains with, flat and with
+    stable names: banks by the operands they hold (``sram.input.kbytes``), not by their names."""
+    d = hw.to_dict()
+    out: dict = {"hardware": hw.name, "algorithm": algorithm}
+    for key in ("clock_mhz", "technology_nm", "timing"):
+        out[key] = d[key]
+    for group in ("pe_array", "dram", "shift_align", "random"):
+        for key, value in d[group].items():
+            out[f"{group}.{key}"] = ",".join(value) if isinstance(value, list) else value
+    for bank in hw.banks:
+        role = hw.bank_role(bank.name)
+        out.update({f"{role}.name": bank.name, f"{role}.kbytes": bank.kbytes, f"{role}.word_bits": bank.word_bits,
+                    f"{role}.ports": bank.ports})
+    for key, value in asdict(hw.numerics_for(algorithm)).items():
+        out[f"numerics.{key}"] = value
+    return out
+
+
+def component_names(hw: HardwareSpec) -> dict[str, str]:
+    """The cost model's component names → names that mean the same in every config."""
+    return {**{f"sram:{b.name}": hw.bank_role(b.name) for b in hw.banks}, "random_source": "random"}
+
+
+def price_step(spec: WorkloadSpec, hw: HardwareSpec, trace, training: TrainResult, reused: bool,
+               train_images: int, cost_model: CostModel | None = None, sram_backend: str = "table",
+               progress: Callable[[dict], None] | None = None,
+               max_tiles: int | None = DEFAULT_MAX_TILES) -> RunResult:
+    """Simulate the recorded step of the trained network on ``hw`` and price it."""
+    cost_model = cost_model or CostModel(hw, sram_backend=sram_backend)
+    timing, actions = simulate(trace, hw, progress, max_tiles)
+    batch = spec.training.batch_size
+    steps = math.ceil(train_images / batch)
+    return RunResult(spec.name, hw.name, training, reused, timing, actions, cost_model.price(timing, actions),
+                     hw.clock_mhz, batch, steps, tuple(cost_model.warnings), parameter_columns(hw, spec.algorithm),
+                     component_names(hw))
+
+
+def trained_step(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
+                 progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, object]:
+    """The (cached) training on ``hw``'s numerics and the trace of one step of the trained network
+    at the training batch size: what every hardware point of one training key shares."""
+    training, reused, state = cached_training(spec, data, hw, progress)
+    # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
+    # network's; a float32 datapath runs the same ops, recorded from the integer model at init
+    trace = record_trace(spec, data, hw.numerics_for(spec.algorithm), spec.training.batch_size,
+                         state=state if training.numerics == "int" else None)
+    return training, reused, trace
+
+
 def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[[dict], None] | None = None,
         sram_backend: str = "table", max_tiles: int | None = DEFAULT_MAX_TILES) -> RunResult:
     """Train (or reuse the cached training), simulate one step of the trained network at the
@@ -175,16 +235,11 @@ def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[
     the simulation's size) is checked on a step of the untrained network before training."""
     numeric_spec = hw.numerics_for(spec.algorithm)
     cost_model = CostModel(hw, sram_backend=sram_backend)  # bad node / DRAM type fail before training
-    batch = spec.training.batch_size
-    check_step(record_trace(spec, data, numeric_spec, batch), hw, max_tiles)
-    training, reused, state = cached_training(spec, data, hw, progress)
-    # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
-    # network's; a float32 datapath runs the same ops, recorded from the integer model at init
-    trace = record_trace(spec, data, numeric_spec, batch, state=state if training.numerics == "int" else None)
-    timing, actions = simulate(trace, hw, progress, max_tiles)
-    steps = math.ceil(len(data.train_labels) / batch)
-    return RunResult(spec.name, hw.name, training, reused, timing, actions, cost_model.price(timing, actions),
-                     hw.clock_mhz, batch, steps, tuple(cost_model.warnings))
+    check_step(record_trace(spec, data, numeric_spec, spec.training.batch_size), hw, max_tiles)
+    training, reused, trace = trained_step(spec, data, hw, progress)
+    return price_step(spec, hw, trace, training, reused, len(data.train_labels), cost_model, sram_backend,
+                      progress, max_tiles)
 
 
-__all__ = ["RunResult", "cached_training", "run", "train_cache_dir", "training_numerics"]
+__all__ = ["RunResult", "cached_training", "component_names", "parameter_columns", "price_step", "run",
+           "train_cache_dir", "trained_step", "training_numerics"]

@@ -11,6 +11,7 @@ exactly, so the Horowitz figures come back unchanged.
 from __future__ import annotations
 
 import bisect
+import functools
 import csv
 import math
 from dataclasses import dataclass
@@ -67,7 +68,11 @@ class CostTable:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "CostTable":
-        path = Path(path or TABLE_FILE)
+        """The table at ``path``; the shipped default is read once per process and shared (it is
+        only read, and re-reading the YAML and the CACTI grid costs ~50 ms per cost model)."""
+        if path is None or Path(path) == TABLE_FILE:
+            return _default_table()
+        path = Path(path)
         return cls(yaml.safe_load(path.read_text()), str(path))
 
     @cached_property
@@ -182,3 +187,8 @@ class CostTable:
 
     def overhead_area_fraction(self) -> float:
         return float(self.data["overhead_area_fraction"]["value"])
+
+
+@functools.lru_cache(maxsize=1)
+def _default_table() -> CostTable:
+    return CostTable(yaml.safe_load(TABLE_FILE.read_text()), str(TABLE_FILE))

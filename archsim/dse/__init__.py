@@ -1,0 +1,33 @@
+"""Design-space exploration: sweep specs → points → planner → executors → SQLite store → pandas.
+
+``load(DIR)`` gives the points table as a DataFrame, ``breakdowns(DIR)`` the long-form
+breakdowns, ``pareto(df, minimize=[...], maximize=[...])`` the non-dominated rows.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .pareto import pareto
+from .store import STORE_NAME, StoreError, open_existing
+
+
+def _read(folder: str | Path, query: str):
+    import pandas as pd
+
+    path = open_existing(folder)
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return pd.read_sql_query(query, db)
+
+
+def load(folder: str | Path):
+    """The sweep's points table: one row per point, parameter and result columns."""
+    return _read(folder, "SELECT * FROM points ORDER BY rowid")
+
+
+def breakdowns(folder: str | Path):
+    """The long-form breakdowns: point_hash, grp, key, value."""
+    return _read(folder, "SELECT * FROM breakdowns ORDER BY point_hash, grp, key")
+
+
+__all__ = ["STORE_NAME", "StoreError", "breakdowns", "load", "pareto"]

@@ -1,0 +1,172 @@
+"""From a sweep spec to design points: axis values set by key path, sampled, validated, identified.
+
+A point is one workload on one fully resolved hardware spec. Its hardware is built from the
+base config's mapping with the axis values written in (``sram.banks[ifmap].kbytes`` selects a
+bank by name or index, ``numerics[wage].k_g`` a datapath by algorithm, ``numerics.k_g`` every
+datapath) and then validated by exactly the rules of a hardware file; an invalid point is an
+error naming the sweep file, the axis and the value. Its identity is a hash of the resolved
+configuration (hardware, numerics, training key, epochs, seed, data), canonical JSON, so it
+does not depend on dict order or on how a number was written.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..config import ConfigError, WorkloadSpec, load_workload
+from ..config.hardware import HardwareSpec, hardware_from_mapping
+from ..config.reader import load_yaml, show
+from ..outputs import digest
+from .spec import Axis, SweepSpec
+
+_SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]+)\])?$")
+POINT_DIGEST_CHARS = 16
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point: a workload on a resolved hardware spec, with the axis values that made it."""
+
+    workload: WorkloadSpec
+    workload_file: str
+    hardware: HardwareSpec
+    values: tuple[tuple[str, Any], ...]     # (axis path, value) in spec order
+    point_hash: str
+
+
+def _select(items: list, selector: str, key: str, where: str) -> list:
+    """Items of a list selected by index or by their ``name`` / ``algorithm``."""
+    if selector.lstrip("-").isdigit():
+        i = int(selector)
+        if not -len(items) <= i < len(items):
+            raise KeyError(f"{where}: index {i} out of range (the list has {len(items)} entries)")
+        return [items[i]]
+    chosen = [it for it in items if isinstance(it, dict) and it.get(key) == selector]
+    if not chosen:
+        known = ", ".join(str(it.get(key)) for it in items if isinstance(it, dict))
+        raise KeyError(f"{where}: no entry named {selector!r} (known: {known})")
+    return chosen
+
+
+def set_path(data: dict, path: str, value: Any) -> None:
+    """Write ``value`` at a key path of a hardware mapping (raises KeyError with the reason)."""
+    parts = path.split(".")
+    targets: list[Any] = [data]
+    for depth, part in enumerate(parts):
+        m = _SEGMENT.match(part)
+        if not m:
+            raise KeyError(f"{part!r} is not a key (expected name or name[selector])")
+        name, selector = m.group(1), m.group(2)
+        last = depth == len(parts) - 1 and selector is None
+        nxt: list[Any] = []
+        for t in targets:
+            if not isinstance(t, dict):
+                raise KeyError(f"{'.'.join(parts[:depth])} is not a mapping")
+            if last:
+                t[name] = copy.deepcopy(value)
+                continue
+            if name not in t:
+                raise KeyError(f"no key {name!r} under {'.'.join(parts[:depth]) or 'the top level'}")
+            child = t[name]
+            if selector is not None:
+                if not isinstance(child, list):
+                    raise KeyError(f"{name} is not a list, so [{selector}] selects nothing")
+                child = _select(child, selector, "algorithm" if name == "numerics" else "name", name)
+                if depth == len(parts) - 1:
+                    raise KeyError(f"{part} selects an entry; name one of its keys, e.g. {part}.kbytes")
+                nxt.extend(child)
+            elif isinstance(child, list) and name == "numerics":
+                nxt.extend(child)   # numerics.k_g: every datapath
+            else:
+                nxt.append(child)
+        targets = nxt
+
+
+def _draws(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Value of every free axis per point: the grid, or seeded random / Latin-hypercube samples."""
+    free = spec.free_axes()
+    if not free:
+        return [{}]
+    s = spec.sampling
+    if s.method == "grid":
+        return [dict(zip((a.path for a in free), combo)) for combo in itertools.product(*(a.values for a in free))]
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([s.seed, 0x5EE9])))
+    if s.method == "random":
+        idx = [rng.integers(0, len(a.values), s.samples) for a in free]
+    else:  # latin_hypercube: one sample per stratum of [0, 1) on every axis, strata shuffled per axis
+        idx = [np.minimum(((rng.permutation(s.samples) + rng.random(s.samples)) / s.samples * len(a.values))
+                          .astype(int), len(a.values) - 1) for a in free]
+    return [{a.path: a.values[int(i[j])] for a, i in zip(free, idx)} for j in range(s.samples)]
+
+
+def _coupled(value: Any, times: float) -> Any:
+    if times == 1 or isinstance(value, (str, bool)):
+        return value
+    out = value * times
+    return int(out) if isinstance(value, int) and float(out).is_integer() else out
+
+
+def axis_values(spec: SweepSpec, draw: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every axis's value for one draw, coupled axes included, in spec order."""
+    return [(a.path, _coupled(draw[a.same_as], a.times) if a.same_as else draw[a.path]) for a in spec.axes]
+
+
+def resolve_hardware(spec: SweepSpec, base: dict, values: list[tuple[str, Any]], index: int) -> HardwareSpec:
+    """The base mapping with the axis values written in, validated as a file would be."""
+    data = copy.deepcopy(base)
+    for path, value in values:
+        try:
+            set_path(data, path, value)
+        except KeyError as exc:
+            raise ConfigError(spec.source_file, f"axes.{path}", f"cannot set {show(value)} in "
+                                                                f"{spec.hardware.name}: {exc.args[0]}") from None
+    try:
+        return hardware_from_mapping(data, f"{spec.source_file} (point {index})", str(base.get("name", "hw")))
+    except ConfigError as exc:
+        axis = next((p for p, _ in values if exc.key_path.startswith(p.split("[")[0].split(".")[0])), None)
+        named = next((p for p, _ in values if exc.key_path == p or exc.key_path.endswith(p.split(".")[-1])), axis)
+        shown = ", ".join(f"{p}={show(v)}" for p, v in values)
+        where = f"axes.{named}" if named else "axes"
+        raise ConfigError(spec.source_file, where, f"the point {shown} is not a valid hardware config: "
+                                                   f"{exc.key_path}: {exc.expected}") from None
+
+
+def point_identity(workload: WorkloadSpec, hardware: HardwareSpec, dataset: str, sram_backend: str) -> dict:
+    """What determines a point's numbers (the hardware's name excluded: it is derived from this)."""
+    from ..outputs import plain
+    hw = hardware.to_dict()
+    hw.pop("name")
+    return {"workload": plain(workload), "hardware": hw, "dataset": dataset, "sram_backend": sram_backend}
+
+
+def expand(spec: SweepSpec) -> list[Point]:
+    """Every distinct point of the sweep (identical points once), each validated."""
+    base = load_yaml(spec.hardware)
+    hardware_from_mapping(base, str(spec.hardware), spec.hardware.stem)  # the base itself must be valid
+    if isinstance(base, dict) and isinstance(base.get("numerics"), dict):
+        base = {**base, "numerics": [base["numerics"]]}
+    base = copy.deepcopy(base)
+    base.setdefault("name", spec.hardware.stem)
+    workloads = []
+    for entry in spec.workloads:
+        w = load_workload(entry.path).with_overrides(epochs=entry.epochs, seed=entry.seed)
+        workloads.append((str(entry.path), w))
+    points: dict[str, Point] = {}
+    for n, draw in enumerate(_draws(spec)):
+        values = axis_values(spec, draw)
+        hw = resolve_hardware(spec, base, values, n)
+        for file, w in workloads:
+            hw.numerics_for(w.algorithm)  # a clear error when the hardware has no datapath for it
+            ident = point_identity(w, hw, spec.dataset, spec.sram_backend)
+            h = digest(ident, POINT_DIGEST_CHARS)
+            named = replace(hw, name=f"{hw.name}-{h[:8]}")  # validated above; only the name changes
+            points.setdefault(h, Point(w, file, named, tuple(values), h))
+    return list(points.values())
+
+
+__all__ = ["Point", "axis_values", "expand", "point_identity", "resolve_hardware", "set_path"]
