@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -118,6 +119,9 @@ class RunResult:
     """Every hardware and numeric parameter, flat (:func:`parameter_columns`)."""
     component_names: dict = field(default_factory=dict)
     """Cost-model component → stable name across configs (``sram:ifmap`` → ``sram.input``)."""
+    simulate_s: float = 0.0
+    price_s: float = 0.0
+    """Wall time of the simulation and of the pricing (benchmarks split a point's time with them)."""
 
     @property
     def latency_s_per_epoch(self) -> float:
@@ -207,13 +211,17 @@ def price_step(spec: WorkloadSpec, hw: HardwareSpec, trace, training: TrainResul
                progress: Callable[[dict], None] | None = None,
                max_tiles: int | None = DEFAULT_MAX_TILES) -> RunResult:
     """Simulate the recorded step of the trained network on ``hw`` and price it."""
-    cost_model = cost_model or CostModel(hw, sram_backend=sram_backend)
+    t0 = time.perf_counter()
     timing, actions = simulate(trace, hw, progress, max_tiles)
+    t1 = time.perf_counter()
+    cost_model = cost_model or CostModel(hw, sram_backend=sram_backend)
+    cost = cost_model.price(timing, actions)
+    t2 = time.perf_counter()
     batch = spec.training.batch_size
     steps = math.ceil(train_images / batch)
-    return RunResult(spec.name, hw.name, training, reused, timing, actions, cost_model.price(timing, actions),
-                     hw.clock_mhz, batch, steps, tuple(cost_model.warnings), parameter_columns(hw, spec.algorithm),
-                     component_names(hw))
+    return RunResult(spec.name, hw.name, training, reused, timing, actions, cost, hw.clock_mhz, batch, steps,
+                     tuple(cost_model.warnings), parameter_columns(hw, spec.algorithm), component_names(hw),
+                     t1 - t0, t2 - t1)
 
 
 def trained_step(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,

@@ -110,7 +110,7 @@ def evaluate_point(point: Point, trained: Trained, spec: SweepSpec, group_key: s
     row = {**_row(point, group_key, "dropped" if failed else "done",
                   f"dropped by {'; '.join(failed)}" if failed else "", time.perf_counter() - start),
            **{k: v for k, v in summary.items() if k not in ("workload", "hardware")},
-           "training_reused": int(trained.reused)}
+           "training_reused": int(trained.reused), "simulate_s": result.simulate_s, "price_s": result.price_s}
     return row, _breakdowns(result)
 
 
