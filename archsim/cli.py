@@ -199,6 +199,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_workload(args.workload).with_overrides(epochs=args.epochs, seed=args.seed)
     hw = load_hardware(args.hw)
     check_writable(args.out or "runs")
+    _use_cache(args.cache)
     check_writable(cache_root() / "train")
     data = load_dataset(spec.dataset, args.dataset)
     numerics, numeric_spec = training_numerics(hw, spec.algorithm)
@@ -297,18 +298,23 @@ def _print_front(folder: Path, spec) -> None:
         print(front[cols].to_string(index=False))
 
 
+def _use_cache(folder: str | None) -> None:
+    """``--cache DIR``: the training cache for this command and the worker processes it starts."""
+    from .cache import CACHE_ENV
+    if folder:
+        os.environ[CACHE_ENV] = str(check_writable(Path(folder).resolve()))
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import multiprocessing
 
-    from .cache import CACHE_ENV
     from .dse.spec import load_sweep
     from .dse.sweep import run_sweep
 
     spec = load_sweep(args.spec)
     out = Path(args.out) if args.out else Path("runs") / f"sweep-{spec.name}"
     check_writable(out)
-    if args.cache:
-        os.environ[CACHE_ENV] = str(check_writable(args.cache))  # workers of a LocalCluster inherit it
+    _use_cache(args.cache)
     workers = args.workers or (1 if args.scheduler else multiprocessing.cpu_count())
     summary = run_sweep(spec, out, workers=workers, scheduler=args.scheduler, resume=args.resume, force=args.force,
                         progress=_SweepProgress(args.quiet))
@@ -382,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SRAM energy/area: archsim's table (default) or CACTI through hwcomponents (optional, "
                         "needs `make hwc` and .venv-hwc/bin/archsim)")
     _add_max_tiles(u)
+    u.add_argument("--cache", metavar="DIR", help="training cache folder (default $ARCHSIM_CACHE or ~/.cache/archsim)")
     _add_common_args(u, "output folder (default runs/<workload>-<hardware>-<config digest>)")
     u.set_defaults(func=_cmd_run)
     w = sub.add_parser("sweep", help="evaluate a design space (sweeps/*.yaml) into a SQLite store, on Dask")
