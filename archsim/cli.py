@@ -258,6 +258,11 @@ class _SweepProgress:
                   file=sys.stderr, flush=True)
         elif kind == "group_start" and not self.tty:
             print(f"  training {ev['workload']} (group {ev['key'][:8]})", file=sys.stderr, flush=True)
+        elif kind in ("epoch", "warning") and "group" in ev:
+            line = (f"  {ev['workload']} (group {ev['group'][:8]}): " +
+                    (f"epoch {ev['epoch']}/{ev['epochs']}, test acc {100 * ev['test_accuracy']:.2f}%"
+                     if kind == "epoch" else f"warning: {ev['message']}"))
+            (self.bar.write(line, file=sys.stderr) if self.bar is not None else print(line, file=sys.stderr, flush=True))
         elif kind == "point":
             counts = ev["counts"]
             done = sum(counts.values())

@@ -72,11 +72,30 @@ def _worker_setup() -> None:
         set_blas_threads(1)
 
 
-def train_group(group: Group) -> Trained:
+PROGRESS_TOPIC = "archsim-training"
+"""Dask event topic on which worker trainings publish their epochs to the sweep's process."""
+
+
+def _publish(group_key: str, workload: str) -> ProgressFn:
+    """A training progress function that, inside a Dask worker, forwards each epoch to the client."""
+    from distributed import get_worker
+
+    worker = get_worker()
+
+    def send(ev: dict) -> None:
+        if ev["event"] in ("epoch", "warning"):
+            worker.log_event(PROGRESS_TOPIC, {**{k: v for k, v in ev.items() if k != "schedule"},
+                                              "group": group_key, "workload": workload})
+    return send
+
+
+def train_group(group: Group, progress: ProgressFn | None = None, in_dask: bool = False) -> Trained:
     """Train the group's key (or reuse the cache) and record the trained step (a task)."""
     _worker_setup()
+    if in_dask:
+        progress = _publish(group.key, group.workload.name)
     data = _data(group.dataset)
-    training, reused, trace = trained_step(group.workload, data, group.hardware)
+    training, reused, trace = trained_step(group.workload, data, group.hardware, progress)
     return Trained(training, reused, trace, len(data.train_labels))
 
 
@@ -149,7 +168,7 @@ def run_serial(spec: SweepSpec, groups: list[Group], progress: ProgressFn) -> It
     for g in groups:
         progress({"event": "group_start", "key": g.key, "workload": g.workload.name})
         try:
-            trained = train_group(g)
+            trained = train_group(g, lambda ev, g=g: progress({**ev, "group": g.key, "workload": g.workload.name}))
         except Exception as exc:  # noqa: BLE001
             for p in g.points:
                 yield _row(p, g.key, "failed", f"training failed: {type(exc).__name__}: {exc}"), []
@@ -165,8 +184,9 @@ def run_dask(spec: SweepSpec, groups: list[Group], client, progress: ProgressFn)
 
     owners: dict[str, tuple[Point, Group]] = {}
     futures = []
+    client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress(event[1]))
     for g in groups:
-        gf = client.submit(train_group, g, key=f"train-{g.key}-{time.time_ns()}", pure=False)
+        gf = client.submit(train_group, g, None, True, key=f"train-{g.key}-{time.time_ns()}", pure=False)
         for p in g.points:
             pf = client.submit(evaluate_point, p, gf, spec, g.key, key=f"point-{p.point_hash}-{time.time_ns()}",
                                pure=False)
