@@ -53,22 +53,27 @@ def _select(items: list, selector: str, key: str, where: str) -> list:
     return chosen
 
 
-def set_path(data: dict, path: str, value: Any) -> None:
-    """Write ``value`` at a key path of a hardware mapping (raises KeyError with the reason)."""
+def set_path(data: dict, path: str, value: Any) -> list[str]:
+    """Write ``value`` at a key path of a hardware mapping; returns the key paths it wrote, with
+    selectors resolved to indices as validation names them (``sram.banks[2].kbytes``). Raises
+    KeyError with the reason when the path selects nothing."""
     parts = path.split(".")
-    targets: list[Any] = [data]
+    targets: list[tuple[Any, str]] = [(data, "")]
+    written: list[str] = []
     for depth, part in enumerate(parts):
         m = _SEGMENT.match(part)
         if not m:
             raise KeyError(f"{part!r} is not a key (expected name or name[selector])")
         name, selector = m.group(1), m.group(2)
         last = depth == len(parts) - 1 and selector is None
-        nxt: list[Any] = []
-        for t in targets:
+        nxt: list[tuple[Any, str]] = []
+        for t, where in targets:
+            here = f"{where}.{name}" if where else name
             if not isinstance(t, dict):
                 raise KeyError(f"{'.'.join(parts[:depth])} is not a mapping")
             if last:
                 t[name] = copy.deepcopy(value)
+                written.append(here)
                 continue
             if name not in t:
                 raise KeyError(f"no key {name!r} under {'.'.join(parts[:depth]) or 'the top level'}")
@@ -76,15 +81,16 @@ def set_path(data: dict, path: str, value: Any) -> None:
             if selector is not None:
                 if not isinstance(child, list):
                     raise KeyError(f"{name} is not a list, so [{selector}] selects nothing")
-                child = _select(child, selector, "algorithm" if name == "numerics" else "name", name)
+                chosen = _select(child, selector, "algorithm" if name == "numerics" else "name", name)
                 if depth == len(parts) - 1:
                     raise KeyError(f"{part} selects an entry; name one of its keys, e.g. {part}.kbytes")
-                nxt.extend(child)
+                nxt.extend((c, f"{here}[{next(i for i, x in enumerate(child) if x is c)}]") for c in chosen)
             elif isinstance(child, list) and name == "numerics":
-                nxt.extend(child)   # numerics.k_g: every datapath
+                nxt.extend((c, f"{here}[{i}]") for i, c in enumerate(child))   # numerics.k_g: every datapath
             else:
-                nxt.append(child)
+                nxt.append((child, here))
         targets = nxt
+    return written
 
 
 def _draws(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -119,17 +125,21 @@ def axis_values(spec: SweepSpec, draw: dict[str, Any]) -> list[tuple[str, Any]]:
 def resolve_hardware(spec: SweepSpec, base: dict, values: list[tuple[str, Any]], index: int) -> HardwareSpec:
     """The base mapping with the axis values written in, validated as a file would be."""
     data = copy.deepcopy(base)
+    wrote: dict[str, list[str]] = {}
     for path, value in values:
         try:
-            set_path(data, path, value)
+            wrote[path] = set_path(data, path, value)
         except KeyError as exc:
             raise ConfigError(spec.source_file, f"axes.{path}", f"cannot set {show(value)} in "
                                                                 f"{spec.hardware.name}: {exc.args[0]}") from None
     try:
         return hardware_from_mapping(data, f"{spec.source_file} (point {index})", str(base.get("name", "hw")))
     except ConfigError as exc:
-        axis = next((p for p, _ in values if exc.key_path.startswith(p.split("[")[0].split(".")[0])), None)
-        named = next((p for p, _ in values if exc.key_path == p or exc.key_path.endswith(p.split(".")[-1])), axis)
+        bad = exc.key_path
+
+        def touches(resolved: str) -> bool:
+            return resolved == bad or bad.startswith(resolved + ".") or resolved.startswith(bad + ".")
+        named = next((p for p, paths in reversed(list(wrote.items())) if any(touches(r) for r in paths)), None)
         shown = ", ".join(f"{p}={show(v)}" for p, v in values)
         where = f"axes.{named}" if named else "axes"
         raise ConfigError(spec.source_file, where, f"the point {shown} is not a valid hardware config: "

@@ -230,6 +230,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
     maximize = _metrics(obj, "maximize") if obj.has("maximize") else ("final_test_accuracy",)
     minimize = _metrics(obj, "minimize") if obj.has("minimize") else ("training_energy_j",)
     obj.done()
+    if not maximize and not minimize:
+        raise ConfigError(file, "objectives", "expected at least one metric to maximize or minimize")
+    both = sorted(set(maximize) & set(minimize))
+    if both:
+        raise ConfigError(file, "objectives", f"{', '.join(both)} cannot be both maximized and minimized")
     search = None
     if top.has("search"):
         se = top.section("search")

@@ -212,7 +212,7 @@ def make_client(workers: int, scheduler: str | None):
         return Client(scheduler, timeout="30s"), None
     env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            worker_class="distributed.Nanny", env=env, silence_logs=40)
     return Client(cluster), cluster
 
@@ -231,6 +231,12 @@ class SweepSummary:
 def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, force: bool = False, progress: ProgressFn | None = None) -> SweepSummary:
     """Evaluate every point of ``spec`` into ``out/results.sqlite``; resumable, never duplicating."""
+    # --- search: a spec with `search:` runs an Optuna study instead of the grid (dse/search.py) ---
+    if spec.search is not None:
+        from .search import run_search
+        return run_search(spec, out, workers=workers, scheduler=scheduler, resume=resume, force=force,
+                          progress=progress)
+    # --- end search ---
     progress = progress or (lambda ev: None)
     start = time.perf_counter()
     points = expand(spec)
@@ -256,7 +262,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 1, scheduler: str
         for row, bd in infeasible:
             record(row, bd)
         progress({"event": "checked", "groups": len(groups), "infeasible": len(infeasible)})
-        if scheduler or workers > 1:
+        if groups and (scheduler or workers > 1):
             client, cluster = make_client(workers, scheduler)
             try:
                 for row, bd in run_dask(spec, groups, client, progress):
