@@ -119,6 +119,8 @@ class RunResult:
     """Every hardware and numeric parameter, flat (:func:`parameter_columns`)."""
     component_names: dict = field(default_factory=dict)
     """Cost-model component → stable name across configs (``sram:ifmap`` → ``sram.input``)."""
+    op_macs: dict = field(default_factory=dict)
+    """MACs of every GEMM/conv op of the step, by op name (for rooflines)."""
     simulate_s: float = 0.0
     price_s: float = 0.0
     """Wall time of the simulation and of the pricing (benchmarks split a point's time with them)."""
@@ -155,7 +157,14 @@ class RunResult:
                 "area_mm2_by_component": {name(k): v for k, v in c["area_mm2_by_component"].items()},
                 "cycles_per_step_by_phase": self.timing.phases(),
                 "energy_j_per_step_by_phase": {k: v / PJ_PER_J for k, v in c["energy_pj_by_phase"].items()},
-                "cycles_per_step_by_op": {op.name: op.cycles for op in self.timing.ops}}
+                "cycles_per_step_by_op": {op.name: op.cycles for op in self.timing.ops},
+                "compute_cycles_by_op": {op.name: op.compute_cycles for op in self.timing.ops},
+                "dram_cycles_by_op": {op.name: op.dram_cycles for op in self.timing.ops},
+                "shift_align_cycles_by_op": {op.name: op.shift_align_cycles for op in self.timing.ops},
+                "sram_port_cycles_by_op": {op.name: op.sram_port_cycles for op in self.timing.ops},
+                "macs_by_op": dict(self.op_macs),
+                "test_accuracy_by_epoch": {str(i + 1): a for i, a in
+                                           enumerate(self.training.test_accuracy_per_epoch)}}
 
     def to_json(self) -> dict:
         return {**self.parameters, **self.summary(), **self.breakdowns(), "training_reused": self.training_reused,
@@ -169,7 +178,7 @@ class RunResult:
         of a sweep's points table, so runs and sweeps concatenate in pandas."""
         row: dict[str, float | str] = {**self.parameters, **self.summary()}
         for group, values in self.breakdowns().items():
-            if group != "cycles_per_step_by_op":  # per op: in result.json and the sweep's long table
+            if not group.endswith("_by_op"):  # per op: in result.json and the sweep's long table
                 for key, value in values.items():
                     row[f"{group}.{key}"] = value
         return row
@@ -221,7 +230,7 @@ def price_step(spec: WorkloadSpec, hw: HardwareSpec, trace, training: TrainResul
     steps = math.ceil(train_images / batch)
     return RunResult(spec.name, hw.name, training, reused, timing, actions, cost, hw.clock_mhz, batch, steps,
                      tuple(cost_model.warnings), parameter_columns(hw, spec.algorithm), component_names(hw),
-                     t1 - t0, t2 - t1)
+                     {op.name: op.macs for op in trace.ops if op.macs}, t1 - t0, t2 - t1)
 
 
 def trained_step(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
