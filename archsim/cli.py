@@ -14,7 +14,7 @@ from .checkpoint import CheckpointError, unfinished_checkpoint
 from .config import ConfigError, load_workload
 from .cost.table import CostError
 from .data import DataError, load_dataset
-from .dse.store import StoreError
+from .errors import ReportError, StoreError
 from .fileio import OutputError, check_writable, describe_os_error, write_json
 from .hw.mapper import MapError
 from .numerics import NumericsError
@@ -23,7 +23,7 @@ from .trace import TraceError
 
 EXIT_USER_ERROR = 2
 USER_ERRORS = (ConfigError, DataError, NumericsError, CheckpointError, TraceError, MapError, CostError, OutputError,
-               StoreError)
+               StoreError, ReportError)
 
 
 def _duration(seconds: float) -> str:
@@ -330,6 +330,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report.build import build_report
+    from .report.data import load_results
+
+    out = Path(args.out) if args.out else Path("reports") / load_results(args.folders).name()
+    if (out / "index.html").exists() and not args.force:
+        raise OutputExists(f"{out}: holds a report; pass --force to rebuild it, or choose another --out",
+                           same_config=False)
+    report = build_report(args.folders, out, args.point)
+    print(f"{report.points} points, {len(report.figures)} figures, {len(report.tables)} tables in {report.seconds:.1f} s")
+    print(f"wrote {report.index}  (open it in a browser; it needs no network)")
+    return 0
+
+
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     """What `train` and `run` both take: the workload, its epochs/seed overrides, the data set."""
     p.add_argument("--workload", required=True, help="workload YAML file (see workloads/)")
@@ -407,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--cache", metavar="DIR", help="training cache folder (default $ARCHSIM_CACHE or ~/.cache/archsim)")
     _add_common_args(w, "output folder of the store (default runs/sweep-<name>)")
     w.set_defaults(func=_cmd_sweep)
+    g = sub.add_parser("report", help="tables, figures and an HTML page from stored sweep or run results")
+    g.add_argument("folders", nargs="+", metavar="DIR", help="sweep folders (results.sqlite) or run folders (result.json)")
+    g.add_argument("--point", metavar="HASH", help="the point whose cycles and roofline are drawn (default: the front's "
+                                                    "most accurate)")
+    _add_common_args(g, "report folder (default reports/<name>)", quiet=False)
+    g.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import StoreError
 from ..fileio import OutputError, describe_os_error, make_dirs
 
 STORE_NAME = "results.sqlite"
@@ -28,10 +29,6 @@ FINAL_STATUSES = ("done", "infeasible", "dropped")
 """A point with one of these is never evaluated again; ``failed`` points are retried on --resume."""
 FIXED_COLUMNS = ("point_hash", "status", "error", "wall_s", "finished_at", "workload_file", "group_key",
                  "config_json")
-
-
-class StoreError(ValueError):
-    """The store cannot be used (message is user-facing)."""
 
 
 def _quote(name: str) -> str:

@@ -1,0 +1,2 @@
+"""Reports from stored results only: tables (pandas → CSV), figures (matplotlib) and one static
+HTML page (``archsim report``); nothing is re-run."""
