@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make demo` (train on the embedded data) and `make test`.
+# Two commands on a fresh machine: `make demo` (a small sweep on the embedded data and its report) and `make test`.
 # Each creates .venv and installs archsim with what it needs on first use.
 PYTHON ?= python3
 VENV   := .venv
@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/archsim train --workload workloads/lenet5_wage.yaml --out runs/demo
+	$(BIN)/archsim sweep sweeps/demo.yaml --out runs/demo --resume
+	$(BIN)/archsim report runs/demo --out reports/demo --force
+	@echo "report: reports/demo/index.html (open it in a browser)"
 	@echo "archsim is installed in $(VENV): run '. $(VENV)/bin/activate' to put it on PATH (or call $(BIN)/archsim)"
 
 test: $(STAMP)
