@@ -25,6 +25,7 @@ os.environ.setdefault("ARCHSIM_BLAS_THREADS", "1")
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import sys
@@ -82,6 +83,7 @@ class Clock:
         self.submits = 0
         self.cluster_start_s = None
         self.cluster_ready = None
+        self.driver_cpu_s = self.children_cpu_s = 0.0
 
     def __call__(self, ev: dict) -> None:
         now = time.perf_counter()
@@ -148,15 +150,25 @@ def instrument() -> None:
     sweep_mod.make_client = timed_make_client
 
 
+def cpu_s(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def sweep(spec_path: Path, out: Path, workers: int) -> tuple[Clock, float, object]:
+    """One sweep, timed; the clock also gets the CPU seconds of this process (the driver, with a
+    LocalCluster's scheduler thread) and of its reaped children (the Dask nannies and workers)."""
     global CLOCK
     from archsim.dse.spec import load_sweep
     from archsim.dse.sweep import run_sweep
 
     spec = load_sweep(spec_path)
     CLOCK = clock = Clock()
+    own, kids = cpu_s(resource.RUSAGE_SELF), cpu_s(resource.RUSAGE_CHILDREN)
     summary = run_sweep(spec, out, workers=workers, progress=clock)
     end = time.perf_counter()
+    clock.driver_cpu_s = cpu_s(resource.RUSAGE_SELF) - own
+    clock.children_cpu_s = cpu_s(resource.RUSAGE_CHILDREN) - kids
     CLOCK = None
     return clock, end - clock.t0, summary
 
@@ -315,6 +327,9 @@ def main() -> None:
         print(f"dask: expand+claim {dsk_expand:.2f} s, plan {dsk_plan:.2f} s, LocalCluster start {dsk_start:.2f} s, "
               f"submit {dsk.submit_s:.2f} s ({dsk.submits} tasks), ready -> first point {dsk_first:.2f} s, "
               f"last point -> closed {dsk_close:.2f} s")
+        print(f"CPU s: serial driver {ser.driver_cpu_s:.1f} ({ser.driver_cpu_s / ser_wall:.0%} of its wall); dask driver "
+              f"{dsk.driver_cpu_s:.1f} ({1000 * dsk.driver_cpu_s / n:.1f} ms per point), workers {dsk.children_cpu_s:.1f} "
+              f"({dsk.children_cpu_s / dsk_wall / args.workers:.0%} of {args.workers} x wall)")
         diffs = compare(tmp / "A", tmp / "B")
         print("tables A and B (timing columns aside): " + ("OK" if not diffs else "DIFFER"))
         for d in diffs:

@@ -217,6 +217,14 @@ def make_client(workers: int, scheduler: str | None):
     return Client(cluster), cluster
 
 
+def _spec_text(spec: SweepSpec) -> str:
+    """The spec file as written (for reports), or '' when it cannot be read any more."""
+    try:
+        return Path(spec.source_file).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return ""
+
+
 @dataclass
 class SweepSummary:
     """What a sweep did: points by status and where the store is."""
@@ -242,7 +250,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 1, scheduler: str
     points = expand(spec)
     store = Store(out)
     try:
-        spec_json = {"file": Path(spec.source_file).name, "spec": plain(spec)}
+        spec_json = {"file": Path(spec.source_file).name, "spec": plain(spec), "text": _spec_text(spec)}
         spec_digest = digest({"points": sorted(p.point_hash for p in points), "constraints": plain(spec.constraints)})
         had = store.claim(spec_json, spec_digest, force)
         if had and not resume:

@@ -24,6 +24,17 @@ class Report:
     seconds: float
 
 
+def _resolved(path: object) -> str:
+    """A path without ``..`` detours, and the file's text when it is still there."""
+    p = Path(str(path))
+    try:
+        p = p.resolve()
+        text = p.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return str(p)
+    return f"{p}\n\n{text}"
+
+
 def _swept(data: ReportData) -> list[tuple[str, str]]:
     """What was swept, as (label, text) for the page: the spec, its workloads, its base hardware."""
     out = []
@@ -31,10 +42,10 @@ def _swept(data: ReportData) -> list[tuple[str, str]]:
         if s["kind"] == "sweep":
             spec = s.get("spec", {})
             out.append((f"Sweep {s['name']} ({s.get('file') or s['path']})",
-                        yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=100)))
+                        s.get("text") or yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=100)))
             workloads = [w.get("path", w) if isinstance(w, dict) else w for w in spec.get("workloads", [])]
-            out.append(("Workloads", "\n".join(map(str, workloads))))
-            out.append(("Base hardware", str(spec.get("hardware", ""))))
+            out.append(("Workloads", "\n".join(_resolved(w) for w in workloads)))
+            out.append(("Base hardware", _resolved(spec.get("hardware", ""))))
         else:
             out.append((f"Run {s['name']}", f"{s.get('workload')} on {s.get('hardware')} ({s['path']})"))
     return out

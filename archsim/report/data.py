@@ -70,7 +70,7 @@ def _sweep_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     points["source"] = str(folder)
     inner = spec.get("spec", {})
     return points, sweep_breakdowns(folder), {"kind": "sweep", "path": str(folder), "name": inner.get("name", folder.name),
-                                              "spec": inner, "file": spec.get("file")}
+                                              "spec": inner, "file": spec.get("file"), "text": spec.get("text", "")}
 
 
 def load_results(folders: list[str | Path]) -> ReportData:
