@@ -327,9 +327,10 @@ def main() -> None:
         print(f"dask: expand+claim {dsk_expand:.2f} s, plan {dsk_plan:.2f} s, LocalCluster start {dsk_start:.2f} s, "
               f"submit {dsk.submit_s:.2f} s ({dsk.submits} tasks), ready -> first point {dsk_first:.2f} s, "
               f"last point -> closed {dsk_close:.2f} s")
-        print(f"CPU s: serial driver {ser.driver_cpu_s:.1f} ({ser.driver_cpu_s / ser_wall:.0%} of its wall); dask driver "
-              f"{dsk.driver_cpu_s:.1f} ({1000 * dsk.driver_cpu_s / n:.1f} ms per point), workers {dsk.children_cpu_s:.1f} "
-              f"({dsk.children_cpu_s / dsk_wall / args.workers:.0%} of {args.workers} x wall)")
+        print(f"CPU s: serial driver {ser.driver_cpu_s:.1f} ({ser.driver_cpu_s / ser_wall:.0%} of its wall); "
+              f"dask driver {dsk.driver_cpu_s:.1f} ({1000 * dsk.driver_cpu_s / n:.1f} ms per point), "
+              f"workers {dsk.children_cpu_s:.1f} ({dsk.children_cpu_s / dsk_wall / args.workers:.0%} of "
+              f"{args.workers} x wall)")
         diffs = compare(tmp / "A", tmp / "B")
         print("tables A and B (timing columns aside): " + ("OK" if not diffs else "DIFFER"))
         for d in diffs:
