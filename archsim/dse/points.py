@@ -154,18 +154,27 @@ def point_identity(workload: WorkloadSpec, hardware: HardwareSpec, dataset: str,
     return {"workload": plain(workload), "hardware": hw, "dataset": dataset, "sram_backend": sram_backend}
 
 
-def expand(spec: SweepSpec) -> list[Point]:
-    """Every distinct point of the sweep (identical points once), each validated."""
+def base_mapping(spec: SweepSpec) -> dict:
+    """The base hardware as a mapping every point starts from (validated; numerics as a list)."""
     base = load_yaml(spec.hardware)
     hardware_from_mapping(base, str(spec.hardware), spec.hardware.stem)  # the base itself must be valid
     if isinstance(base, dict) and isinstance(base.get("numerics"), dict):
         base = {**base, "numerics": [base["numerics"]]}
     base = copy.deepcopy(base)
     base.setdefault("name", spec.hardware.stem)
-    workloads = []
-    for entry in spec.workloads:
-        w = load_workload(entry.path).with_overrides(epochs=entry.epochs, seed=entry.seed)
-        workloads.append((str(entry.path), w))
+    return base
+
+
+def sweep_workloads(spec: SweepSpec) -> list[tuple[str, WorkloadSpec]]:
+    """(file, workload with the spec's epochs/seed) of every workload of the sweep."""
+    return [(str(e.path), load_workload(e.path).with_overrides(epochs=e.epochs, seed=e.seed))
+            for e in spec.workloads]
+
+
+def expand(spec: SweepSpec) -> list[Point]:
+    """Every distinct point of the sweep (identical points once), each validated."""
+    base = base_mapping(spec)
+    workloads = sweep_workloads(spec)
     points: dict[str, Point] = {}
     for n, draw in enumerate(_draws(spec)):
         values = axis_values(spec, draw)
@@ -179,4 +188,4 @@ def expand(spec: SweepSpec) -> list[Point]:
     return list(points.values())
 
 
-__all__ = ["Point", "axis_values", "expand", "point_identity", "resolve_hardware", "set_path"]
+__all__ = ["Point", "axis_values", "base_mapping", "expand", "sweep_workloads", "point_identity", "resolve_hardware", "set_path"]

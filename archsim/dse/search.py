@@ -66,7 +66,6 @@ and values, as in a grid sweep, raised when a trial first proposes it.
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
@@ -76,11 +75,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ConfigError, WorkloadSpec, load_workload
-from ..config.hardware import hardware_from_mapping
-from ..config.reader import load_yaml
+from ..config import ConfigError, WorkloadSpec
 from ..outputs import digest, plain
-from .points import POINT_DIGEST_CHARS, Point, axis_values, point_identity, resolve_hardware
+from .points import (POINT_DIGEST_CHARS, Point, axis_values, base_mapping, point_identity, resolve_hardware,
+                     sweep_workloads)
 from .spec import SweepSpec
 from .store import FINAL_STATUSES, Store, StoreError
 from .sweep import (PROGRESS_TOPIC, Group, ProgressFn, SweepSummary, Trained, _row, evaluate_point, make_client,
@@ -131,22 +129,10 @@ class Space:
         return math.prod(len(d.values) for d in self.dimensions)
 
 
-def _base_mapping(spec: SweepSpec) -> dict:
-    """The base hardware mapping exactly as :func:`~archsim.dse.points.expand` prepares it."""
-    base = load_yaml(spec.hardware)
-    hardware_from_mapping(base, str(spec.hardware), spec.hardware.stem)  # the base itself must be valid
-    if isinstance(base, dict) and isinstance(base.get("numerics"), dict):
-        base = {**base, "numerics": [base["numerics"]]}
-    base = copy.deepcopy(base)
-    base.setdefault("name", spec.hardware.stem)
-    return base
-
-
 def build_space(spec: SweepSpec) -> Space:
     """The search space of ``spec`` (its axes and workloads), validated like a grid's base."""
-    base = _base_mapping(spec)
-    loaded = [(str(e.path), load_workload(e.path).with_overrides(epochs=e.epochs, seed=e.seed))
-              for e in spec.workloads]
+    base = base_mapping(spec)
+    loaded = sweep_workloads(spec)
     names = [w.name for _, w in loaded]
     labels = [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
     workloads = tuple((label, file, w) for label, (file, w) in zip(labels, loaded))
