@@ -480,9 +480,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archsim: error: {where}{describe_os_error(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        hint = ("rerun the same command: it resumes from the training cache" if args.command == "run" else
-                "finished epochs are kept in the output folder's checkpoint.npz, rerun with --resume to continue"
-                if args.command == "train" else "nothing was written")
+        hint = {"run": "rerun the same command: it resumes from the training cache",
+                "train": "finished epochs are kept in the output folder's checkpoint.npz, rerun with --resume "
+                         "to continue",
+                "sweep": "every finished point is in the store; rerun with --resume to continue"}.get(
+                    args.command, "nothing was written")
         print(f"archsim: interrupted; {hint}", file=sys.stderr)
         return 130
 

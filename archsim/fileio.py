@@ -138,9 +138,14 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
+class LockBusy(OSError):
+    """Another process holds the lock (raised by ``locked(..., wait=False)``)."""
+
+
 @contextlib.contextmanager
-def locked(folder: str | Path, name: str = ".lock") -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``folder/name`` (blocks until other holders let go)."""
+def locked(folder: str | Path, name: str = ".lock", wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``folder/name``: block until other holders let go, or
+    with ``wait=False`` raise :class:`LockBusy` at once."""
     folder = make_dirs(folder)
     path = folder / name
     try:
@@ -148,11 +153,14 @@ def locked(folder: str | Path, name: str = ".lock") -> Iterator[None]:
     except OSError as exc:
         raise OutputError(f"{path}: cannot create the lock file ({describe_os_error(exc)})") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockBusy(f"{path}: held by another process") from None
         yield
     finally:
         os.close(fd)  # closing releases the lock
 
 
-__all__ = ["OutputError", "atomic_write", "check_writable", "describe_os_error", "locked", "make_dirs",
+__all__ = ["LockBusy", "OutputError", "atomic_write", "check_writable", "describe_os_error", "locked", "make_dirs",
            "write_bytes", "write_csv", "write_json", "write_npz", "write_text"]

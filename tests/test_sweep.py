@@ -606,3 +606,14 @@ def test_objectives_the_front_cannot_use_are_refused_by_the_spec(tmp_path, capsy
     code, _, err = sweep_cli(capsys, spec, "--out", tmp_path / "out", "--workers", "1", "--quiet")
     assert code == cli.EXIT_USER_ERROR
     assert f"{spec}: objectives" in one_error_line(err)
+
+
+def test_a_second_sweep_into_a_store_being_written_is_refused(tmp_path, capsys):
+    from archsim.fileio import locked
+
+    spec = write_spec(tmp_path, axes={"pe_array.rows": [8]})
+    out = tmp_path / "out"
+    with locked(out, ".sweep.lock"):  # another sweep process holds the store
+        code, _, err = sweep_cli(capsys, spec, "--out", out, "--workers", "1", "--quiet")
+    assert code == cli.EXIT_USER_ERROR and "another archsim sweep is writing this store" in one_error_line(err)
+    assert sweep_cli(capsys, spec, "--out", out, "--workers", "1", "--quiet")[0] == 0  # free again

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -25,6 +26,7 @@ from ..config.hardware import HardwareSpec
 from ..cost.model import CostModel
 from ..cost.table import CostError
 from ..data import Dataset, load_dataset
+from ..fileio import LockBusy, locked
 from ..hw.mapper import MapError
 from ..hw.sim import DEFAULT_MAX_TILES, check_step
 from ..outputs import digest, plain
@@ -33,7 +35,7 @@ from ..trace import Trace
 from ..train import TrainResult, record_trace, run_key
 from .points import Point, expand
 from .spec import SweepSpec
-from .store import Store, StoreError
+from .store import STORE_NAME, Store, StoreError
 
 ProgressFn = Callable[[dict], None]
 
@@ -212,8 +214,14 @@ def make_client(workers: int, scheduler: str | None):
         return Client(scheduler, timeout="30s"), None
     env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           worker_class="distributed.Nanny", env=env, silence_logs=40)
+    # worker processes inherit an ignored SIGINT (Python then installs no handler), so Ctrl-C stops
+    # the sweep's process, which shuts the cluster down, instead of a traceback from every worker
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               worker_class="distributed.Nanny", env=env, silence_logs=40)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster
 
 
@@ -238,7 +246,18 @@ class SweepSummary:
 
 def run_sweep(spec: SweepSpec, out: str | Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, force: bool = False, progress: ProgressFn | None = None) -> SweepSummary:
-    """Evaluate every point of ``spec`` into ``out/results.sqlite``; resumable, never duplicating."""
+    """Evaluate every point of ``spec`` into ``out/results.sqlite``; resumable, never duplicating.
+    One sweep process per store: a second one into the same folder is refused while the first runs."""
+    try:
+        with locked(out, ".sweep.lock", wait=False):
+            return _run_sweep(spec, out, workers, scheduler, resume, force, progress)
+    except LockBusy:
+        raise StoreError(f"{Path(out) / STORE_NAME}: another archsim sweep is writing this store now; wait for it, "
+                         "or choose another --out") from None
+
+
+def _run_sweep(spec: SweepSpec, out: str | Path, workers: int, scheduler: str | None, resume: bool, force: bool,
+               progress: ProgressFn | None) -> SweepSummary:
     # --- search: a spec with `search:` runs an Optuna study instead of the grid (dse/search.py) ---
     if spec.search is not None:
         from .search import run_search
