@@ -48,6 +48,12 @@ class _Progress:
         return True
 
     def __call__(self, ev: dict) -> None:
+        try:
+            self.show(ev)
+        except OSError:  # stderr closed (`... 2>&1 | head`): keep working, quietly
+            self.quiet = True
+
+    def show(self, ev: dict) -> None:
         kind = ev["event"]
         if kind == "warning":  # warnings are shown even with --quiet
             print(f"archsim: warning: {ev['message']}", file=sys.stderr, flush=True)
@@ -243,6 +249,12 @@ class _SweepProgress:
         self.tty = sys.stderr.isatty()
 
     def __call__(self, ev: dict) -> None:
+        try:
+            self.show(ev)
+        except OSError:  # stderr closed (`... 2>&1 | head`): keep working, quietly
+            self.quiet, self.bar = True, None
+
+    def show(self, ev: dict) -> None:
         if self.quiet:
             return
         kind = ev["event"]
