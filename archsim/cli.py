@@ -189,6 +189,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(f"{trace.workload} on {hw.name}: {timing.cycles_per_step:,} cycles per step "
           f"({timing.cycles_per_step / (hw.clock_mhz * 1e3):.3f} ms at {hw.clock_mhz:g} MHz), "
           f"PE utilisation {100 * timing.utilisation(macs, pes):.1f} %, {timing.events:,} events in {wall:.2f} s")
+    gemms = [o for o in timing.ops if o.compulsory_dram_bytes]
+    moved = sum(o.dram_read_bytes + o.dram_write_bytes for o in gemms)
+    bound = sum(o.compulsory_dram_bytes for o in gemms)
+    print(f"DRAM: {(actions.dram_read_bytes + actions.dram_write_bytes) / 1e6:,.1f} MB per step; the GEMM/conv ops move "
+          f"{moved / 1e6:,.1f} MB against {bound / 1e6:,.1f} MB compulsory ({moved / max(bound, 1):.2f}x)")
     print(f"{'phase':12s} {'cycles':>14s} {'share':>7s}")
     for phase, cycles in timing.phases().items():
         print(f"{phase:12s} {cycles:14,d} {100 * cycles / max(timing.cycles_per_step, 1):6.1f}%")

@@ -162,6 +162,9 @@ class RunResult:
                 "dram_cycles_by_op": {op.name: op.dram_cycles for op in self.timing.ops},
                 "shift_align_cycles_by_op": {op.name: op.shift_align_cycles for op in self.timing.ops},
                 "sram_port_cycles_by_op": {op.name: op.sram_port_cycles for op in self.timing.ops},
+                "dram_bytes_by_op": {op.name: op.dram_read_bytes + op.dram_write_bytes for op in self.timing.ops},
+                "compulsory_dram_bytes_by_op": {op.name: op.compulsory_dram_bytes for op in self.timing.ops
+                                                if op.compulsory_dram_bytes},
                 "macs_by_op": dict(self.op_macs),
                 "test_accuracy_by_epoch": {str(i + 1): a for i, a in
                                            enumerate(self.training.test_accuracy_per_epoch)}}

@@ -191,3 +191,19 @@ def test_requantisation_after_a_gemm_runs_on_the_write_back_path(tmp_path):
     assert fused.shift_align_ops == apart.shift_align_ops == {"shift_round_clip:32": m * n}
     assert fused_t.ops[1].bound == "fused" and fused_t.ops[1].cycles == 0
     assert fused_t.cycles_per_step < apart_t.cycles_per_step
+
+
+def test_per_op_dram_bytes_sum_to_the_step_and_never_undercut_the_compulsory_bytes():
+    from archsim.hw.sim import compulsory_dram_bytes  # noqa: F401  (public: the bound reports use)
+    for hw_file, workload, algorithm, batch in (("hwconfigs/array_16x16.yaml", "workloads/lenet5_wage.yaml", "wage", 16),
+                                                 ("hwconfigs/tpu_32x32.yaml", "workloads/mlp2_nitro.yaml", "nitro_d", 64)):
+        hw = load_hardware(hw_file)
+        trace = record_trace(load_workload(workload), load_dataset(), hw.numerics_for(algorithm), batch)
+        timing, actions = simulate(trace, hw)
+        assert sum(o.dram_read_bytes for o in timing.ops) == actions.dram_read_bytes
+        assert sum(o.dram_write_bytes for o in timing.ops) == actions.dram_write_bytes
+        gemms = [o for o in timing.ops if o.kind in ("gemm", "conv2d")]
+        assert gemms and all(o.compulsory_dram_bytes > 0 for o in gemms)
+        assert all(o.dram_read_bytes + o.dram_write_bytes >= o.compulsory_dram_bytes for o in gemms)
+        if hw_file.endswith("tpu_32x32.yaml"):  # 2 MiB banks hold every MLP operand: exactly the bound
+            assert all(o.dram_read_bytes + o.dram_write_bytes == o.compulsory_dram_bytes for o in gemms)

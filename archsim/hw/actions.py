@@ -60,6 +60,10 @@ class OpTiming:
     shift_align_cycles: int
     bound: str
     sram_port_cycles: int = 0
+    dram_read_bytes: int = 0
+    dram_write_bytes: int = 0
+    compulsory_dram_bytes: int = 0
+    """GEMM/conv ops: each operand read once and the result written once (0 for other kinds)."""
 
 
 @dataclass

@@ -140,6 +140,7 @@ class _Step:
                 writes = fetched_bits(t, from_dram=True)
                 nbytes = sum(writes.values()) // 8
                 self.actions.dram_read_bytes += nbytes
+                op_busy["dram_read_bytes"] += nbytes
                 if nbytes:
                     yield from self.wait_until(self.book_dram(nbytes, op_busy))
                 for bank, bits in writes.items():
@@ -200,6 +201,7 @@ class _Step:
                         yield from self.wait_until(self.unit.book(env.now, cycles))
                         out_bytes = -(-t.m * t.n * fused.writes[0].bits // 8)
                     self.actions.dram_write_bytes += out_bytes
+                    op_busy["dram_write_bytes"] += out_bytes
                     yield from self.wait_until(self.book_dram(out_bytes, op_busy))
 
         yield simpy.AllOf(env, [env.process(loader()), env.process(pe_array()), env.process(writer())])
@@ -246,6 +248,8 @@ class _Step:
         if spilled["read"] or spilled["write"]:  # a tensor larger than its bank streams through DRAM
             self.actions.dram_read_bytes += spilled["read"]
             self.actions.dram_write_bytes += spilled["write"]
+            op_busy["dram_read_bytes"] += spilled["read"]
+            op_busy["dram_write_bytes"] += spilled["write"]
             end = max(end, self.book_dram(spilled["read"] + spilled["write"], op_busy))
         yield from self.wait_until(end)
 
@@ -270,6 +274,13 @@ the estimate in the refusal message."""
 
 class WorkLimitError(MapError):
     """A step too large to simulate within the tile limit (message is user-facing)."""
+
+
+def compulsory_dram_bytes(op: Op, fused: Op | None = None) -> int:
+    """The DRAM traffic a GEMM/conv op cannot avoid: each operand read once (un-expanded), the
+    result written once, at the width it leaves with (the fused element-wise op's, if any)."""
+    out_bits = fused.writes[0].bits if fused is not None else op.writes[0].bits
+    return sum(-(-t.size_bits // 8) for t in op.reads[:2]) + -(-op.writes[0].elements * out_bits // 8)
 
 
 def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES) -> int:
@@ -331,7 +342,9 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
             op_busy["sram_ports"] = sram
             bound = max(("pe_array", "dram", "shift_align", "sram_ports"), key=lambda c: op_busy.get(c, 0))
             timings.append(OpTiming(op.name, op.kind, op.phase, cycles, len(tiles or []), op_busy.get("pe_array", 0),
-                                    op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound, sram))
+                                    op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound, sram,
+                                    op_busy.get("dram_read_bytes", 0), op_busy.get("dram_write_bytes", 0),
+                                    compulsory_dram_bytes(op, fused.get(i)) if tiles is not None else 0))
 
     step.env.process(controller())
     step.env.run()

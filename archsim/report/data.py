@@ -22,7 +22,8 @@ DEFAULT_MAXIMIZE = ("final_test_accuracy",)
 DEFAULT_MINIMIZE = ("training_energy_j",)
 BREAKDOWN_GROUPS = ("energy_j_per_step_by_component", "area_mm2_by_component", "cycles_per_step_by_phase",
                     "energy_j_per_step_by_phase", "cycles_per_step_by_op", "compute_cycles_by_op", "dram_cycles_by_op",
-                    "shift_align_cycles_by_op", "sram_port_cycles_by_op", "macs_by_op", "test_accuracy_by_epoch")
+                    "shift_align_cycles_by_op", "sram_port_cycles_by_op", "macs_by_op", "dram_bytes_by_op",
+                    "compulsory_dram_bytes_by_op", "test_accuracy_by_epoch")
 
 
 @dataclass
