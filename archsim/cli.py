@@ -351,11 +351,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report.build import build_report
     from .report.data import load_results
 
-    out = Path(args.out) if args.out else Path("reports") / load_results(args.folders).name()
+    data = load_results(args.folders)
+    out = Path(args.out) if args.out else Path("reports") / data.name()
     if (out / "index.html").exists() and not args.force:
         raise OutputExists(f"{out}: holds a report; pass --force to rebuild it, or choose another --out",
                            same_config=False)
-    report = build_report(args.folders, out, args.point)
+    report = build_report(args.folders, out, args.point, data)
     print(f"{report.points} points, {len(report.figures)} figures, {len(report.tables)} tables in {report.seconds:.1f} s")
     print(f"wrote {report.index}  (open it in a browser; it needs no network)")
     return 0

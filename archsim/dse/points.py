@@ -180,12 +180,17 @@ def expand(spec: SweepSpec) -> list[Point]:
         values = axis_values(spec, draw)
         hw = resolve_hardware(spec, base, values, n)
         for file, w in workloads:
-            hw.numerics_for(w.algorithm)  # a clear error when the hardware has no datapath for it
-            ident = point_identity(w, hw, spec.dataset, spec.sram_backend)
-            h = digest(ident, POINT_DIGEST_CHARS)
-            named = replace(hw, name=f"{hw.name}-{h[:8]}")  # validated above; only the name changes
-            points.setdefault(h, Point(w, file, named, tuple(values), h))
+            p = make_point(spec, w, file, hw, values)
+            points.setdefault(p.point_hash, p)
     return list(points.values())
 
 
-__all__ = ["Point", "axis_values", "base_mapping", "expand", "sweep_workloads", "point_identity", "resolve_hardware", "set_path"]
+def make_point(spec: SweepSpec, workload: WorkloadSpec, file: str, hw: HardwareSpec,
+               values: list[tuple[str, Any]]) -> Point:
+    """The point of ``workload`` on the validated ``hw``: identified by its hash, named after it."""
+    hw.numerics_for(workload.algorithm)  # a clear error when the hardware has no datapath for it
+    h = digest(point_identity(workload, hw, spec.dataset, spec.sram_backend), POINT_DIGEST_CHARS)
+    return Point(workload, file, replace(hw, name=f"{hw.name}-{h[:8]}"), tuple(values), h)  # only the name changes
+
+
+__all__ = ["Point", "axis_values", "base_mapping", "expand", "make_point", "sweep_workloads", "point_identity", "resolve_hardware", "set_path"]

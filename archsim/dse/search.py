@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +77,7 @@ import numpy as np
 
 from ..config import ConfigError, WorkloadSpec
 from ..outputs import digest, plain
-from .points import (POINT_DIGEST_CHARS, Point, axis_values, base_mapping, point_identity, resolve_hardware,
-                     sweep_workloads)
+from .points import Point, axis_values, base_mapping, make_point, resolve_hardware, sweep_workloads
 from .spec import SweepSpec
 from .store import FINAL_STATUSES, Store, StoreError
 from .sweep import (PROGRESS_TOPIC, Group, ProgressFn, SweepSummary, Trained, _row, evaluate_point, make_client,
@@ -187,10 +186,7 @@ def point_of(spec: SweepSpec, space: Space, params: dict, index: int) -> Point:
             draw[d.name] = d.value(params)
     _, file, workload = next(w for w in space.workloads if w[0] == label)
     values = axis_values(spec, draw)
-    hw = resolve_hardware(spec, space.base, values, index)
-    hw.numerics_for(workload.algorithm)  # a clear error when the hardware has no datapath for it
-    h = digest(point_identity(workload, hw, spec.dataset, spec.sram_backend), POINT_DIGEST_CHARS)
-    return Point(workload, file, replace(hw, name=f"{hw.name}-{h[:8]}"), tuple(values), h)
+    return make_point(spec, workload, file, resolve_hardware(spec, space.base, values, index), values)
 
 
 # --- samplers -------------------------------------------------------------------------------------

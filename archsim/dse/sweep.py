@@ -135,6 +135,17 @@ def evaluate_point(point: Point, trained: Trained, spec: SweepSpec, group_key: s
     return row, _breakdowns(result)
 
 
+_UNTRAINED: dict[str, Trace] = {}
+"""Untrained step per training key: a search plans a batch at a time and would record it again."""
+
+
+def _untrained_step(key: str, point: Point, data: Dataset) -> Trace:
+    if key not in _UNTRAINED:
+        w = point.workload
+        _UNTRAINED[key] = record_trace(w, data, point.hardware.numerics_for(w.algorithm), w.training.batch_size)
+    return _UNTRAINED[key]
+
+
 def plan(spec: SweepSpec, points: list[Point]) -> tuple[list[Group], list[tuple[dict, list]]]:
     """Group the points by training key and check every point before any training: returns the
     groups of feasible points and the rows of the infeasible ones."""
@@ -149,8 +160,7 @@ def plan(spec: SweepSpec, points: list[Point]) -> tuple[list[Group], list[tuple[
     groups, infeasible = [], []
     for key, members in by_key.items():
         first = members[0]
-        untrained = record_trace(first.workload, data, first.hardware.numerics_for(first.workload.algorithm),
-                                 first.workload.training.batch_size)
+        untrained = _untrained_step(key, first, data)
         ok = []
         for p in members:
             try:

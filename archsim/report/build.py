@@ -51,14 +51,16 @@ def _swept(data: ReportData) -> list[tuple[str, str]]:
     return out
 
 
-def build_report(folders: list[str | Path], out_dir: str | Path, point: str | None = None) -> Report:
-    """Read the stored results of ``folders`` and write the report into ``out_dir``; nothing is re-run."""
+def build_report(folders: list[str | Path], out_dir: str | Path, point: str | None = None,
+                 data: ReportData | None = None) -> Report:
+    """Read the stored results of ``folders`` (or take them already loaded as ``data``) and write the
+    report into ``out_dir``; nothing is re-run."""
     from .figures import write_figures
     from .html import FigureRef, PageContext, write_page
 
     start = time.perf_counter()
     out = check_writable(out_dir)
-    data = load_results(list(folders))
+    data = data if data is not None else load_results(list(folders))
     csvs = write_tables(data, out)
     figures = write_figures(data, out, point)
     columns = [c for c in PAGE_COLUMNS if c in data.points.columns]
