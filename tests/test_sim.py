@@ -166,12 +166,12 @@ def test_an_operand_that_fits_its_bank_crosses_dram_once(tmp_path):
     big = {"banks": [{"name": n, "kbytes": 64, "word_bits": 256, "ports": 2, "holds": [h]}
                      for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
     trace = _gemm_trace(64, 40, 48)  # OS on 8x8: 8 row folds x 5 column folds
-    hw = _hw(tmp_path, sram=big, **{"pe_array.dataflow": "os"})
+    hw = _hw(tmp_path, sram=big, mapping="fixed", **{"pe_array.dataflow": "os"})
     _, actions = simulate(trace, hw)
     assert actions.dram_read_bytes == 64 * 48 + 48 * 40
     small = {"banks": [{"name": n, "kbytes": 2 if h == "input" else 64, "word_bits": 256, "ports": 2, "holds": [h]}
                        for n, h in (("i", "input"), ("w", "weight"), ("o", "output"))]}
-    _, refetched = simulate(trace, _hw(tmp_path, sram=small, **{"pe_array.dataflow": "os"}))
+    _, refetched = simulate(trace, _hw(tmp_path, sram=small, mapping="fixed", **{"pe_array.dataflow": "os"}))
     assert refetched.dram_read_bytes == 5 * 64 * 48 + 48 * 40  # the input once per column fold
 
 
@@ -185,8 +185,8 @@ def test_requantisation_after_a_gemm_runs_on_the_write_back_path(tmp_path):
     rec.record("eltwise", "a", "forward", [TensorAccess("a.z", m * n, 32, 0.0)], [TensorAccess("a.y", m * n, 8, 0.0)],
                op="shift_round_clip", shift=3, rounding="half_even")
     trace = rec.trace("t", "wage", m, {})
-    fused_t, fused = simulate(trace, _hw(tmp_path))
-    apart_t, apart = simulate(trace, _hw(tmp_path, **{"shift_align.on_writeback": False}))
+    fused_t, fused = simulate(trace, _hw(tmp_path, mapping="fixed"))  # the fixed mapping: no on-chip reuse
+    apart_t, apart = simulate(trace, _hw(tmp_path, mapping="fixed", **{"shift_align.on_writeback": False}))
     assert fused.dram_write_bytes == m * n and apart.dram_write_bytes == 4 * m * n
     assert fused.shift_align_ops == apart.shift_align_ops == {"shift_round_clip:32": m * n}
     assert fused_t.ops[1].bound == "fused" and fused_t.ops[1].cycles == 0
@@ -203,7 +203,7 @@ def test_per_op_dram_bytes_sum_to_the_step_and_never_undercut_the_compulsory_byt
         assert sum(o.dram_read_bytes for o in timing.ops) == actions.dram_read_bytes
         assert sum(o.dram_write_bytes for o in timing.ops) == actions.dram_write_bytes
         gemms = [o for o in timing.ops if o.kind in ("gemm", "conv2d")]
-        assert gemms and all(o.compulsory_dram_bytes > 0 for o in gemms)
+        assert gemms and any(o.compulsory_dram_bytes > 0 for o in gemms)  # 0: operands and result all on chip
         assert all(o.dram_read_bytes + o.dram_write_bytes >= o.compulsory_dram_bytes for o in gemms)
         if hw_file.endswith("tpu_32x32.yaml"):  # 2 MiB banks hold every MLP operand: exactly the bound
             assert all(o.dram_read_bytes + o.dram_write_bytes == o.compulsory_dram_bytes for o in gemms)

@@ -18,6 +18,8 @@ DATAFLOWS = ("ws", "os", "is")
 OPERANDS = ("input", "weight", "output")
 SHIFT_ALIGN_OPS = ("shift", "round", "saturate", "divide", "relu", "compare", "stochastic_round")
 TIMING_CONVENTIONS = ("archsim", "scalesim")
+MAPPINGS = ("energy", "latency", "edp", "fixed")
+"""``mapping``: the objective of the per-op mapping search, or ``fixed`` (one loop order, greedy chunks)."""
 NUMERIC_KEYS = ("k_w", "k_a", "k_g", "k_e", "accumulator_bits", "overflow", "rounding", "random_bits")
 MAX_CLOCK_MHZ = 10_000.0
 """Ranges of every numeric key are documented in the README's hardware table; 10 GHz bounds the clock."""
@@ -81,6 +83,7 @@ class HardwareSpec:
     datapaths: tuple[tuple[str, NumericSpec], ...]   # (algorithm, numerics training obeys), first = default
     timing: str
     source_file: str = ""
+    mapping: str = "energy"
 
     @property
     def numerics(self) -> NumericSpec:
@@ -128,7 +131,7 @@ class HardwareSpec:
                             "divide_latency_cycles": self.shift_align.divide_latency_cycles,
                             "on_writeback": self.shift_align.on_writeback},
             "random": {"bits_per_cycle": self.random_bits_per_cycle},
-            "numerics": numerics, "timing": self.timing,
+            "numerics": numerics, "timing": self.timing, "mapping": self.mapping,
         }
 
 
@@ -217,9 +220,10 @@ def hardware_from_mapping(data: object, file: str, default_name: str = "hardware
     r.done()
     datapaths = _read_datapaths(top, array)
     timing = top.string("timing", "archsim", TIMING_CONVENTIONS)
+    mapping = top.string("mapping", "energy", MAPPINGS)
     top.done()
     return HardwareSpec(name=name, clock_mhz=clock, technology_nm=node, array=array, banks=banks, dram=dram,
                         shift_align=shift, random_bits_per_cycle=random_bits, datapaths=datapaths, timing=timing,
-                        source_file=file)
+                        source_file=file, mapping=mapping)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..config.hardware import HardwareSpec
 from ..hw.actions import ActionCounts, Timing
+from ..hw.mapping import AccessEnergies
 from .sram_cost import SramCost
 from .table import CostError, CostTable, NodeFactors
 
@@ -218,6 +219,15 @@ class CostModel:
                                             * self.node.logic_energy))
         components["random_source"].actions.append(ActionPrice("random bit", counts.random_bits,
                                                                self._unit_pj("random_bit", 1)))
+
+    def access_energies(self) -> AccessEnergies:
+        """The prices the mapping search weighs (per DRAM byte, per SRAM bit, leakage per cycle)."""
+        leakage_mw = sum(c.leakage_mw for c in self._static().values())
+        return AccessEnergies(
+            dram_pj_per_byte=8 * self.dram_pj_per_bit,
+            sram_read_pj_per_bit=tuple(self.sram[b.name].read_pj_per_access / b.word_bits for b in self.hw.banks),
+            sram_write_pj_per_bit=tuple(self.sram[b.name].write_pj_per_access / b.word_bits for b in self.hw.banks),
+            leakage_pj_per_cycle=leakage_mw * 1e-3 / (self.hw.clock_mhz * 1e6) * PJ_PER_J)
 
     def price(self, timing: Timing, actions: ActionCounts) -> CostReport:
         """The cost of one simulated step."""

@@ -64,6 +64,14 @@ class OpTiming:
     dram_write_bytes: int = 0
     compulsory_dram_bytes: int = 0
     """GEMM/conv ops: each operand read once and the result written once (0 for other kinds)."""
+    mapping: str = ""
+    """GEMM/conv ops: ``searched`` or ``fixed`` (the baseline loop order and greedy chunks)."""
+    loop_order: str = ""
+    """Block loops outer → inner over the GEMM's dimensions (``n>m>k``)."""
+    block: dict[str, int] = field(default_factory=dict)
+    """A block's extents in M, N and K (searched mappings)."""
+    resident: list[str] = field(default_factory=list)
+    """Operands kept whole on chip for the op (searched mappings)."""
 
 
 @dataclass

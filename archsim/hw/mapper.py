@@ -11,10 +11,13 @@ fetched by an earlier fold.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import itertools
 
 from ..config.hardware import HardwareSpec
 from ..trace import Op
+from .mapping import DIMS, OPERAND_DIMS, REDUCTION, STATIONARY, Mapping
 from .systolic import map_tile, unmap_tile
 
 
@@ -40,6 +43,9 @@ class Tile:
     last_partial: bool
     input_fetch_bytes: int   # what the tile brings over DRAM: its share of the distinct elements
     weight_fetch_bytes: int
+    output_fetch_bytes: int = 0      # partial sums read back from DRAM before the tile accumulates onto them
+    spill_bytes: int = 0             # partial sums of the block written to DRAM after the tile (reduction unfinished)
+    result_bytes: int | None = None  # DRAM bytes of the result the tile completes (None: m·n at its width)
 
 
 def _bytes(elements: int, bits: int) -> int:
@@ -134,7 +140,115 @@ def tile_op(op: Op, hw: HardwareSpec) -> list[Tile]:
                 for operand, key in zip(("input", "weight"), slice_of(r0, c0, s0)):
                     if resident[operand] and key in seen[operand]:
                         fetch[operand] = 0  # already on chip from an earlier fold
+                    elif operand == STATIONARY[df] and s0:
+                        fetch[operand] = 0  # still in the PEs from the previous stream chunk
                     seen[operand].add(key)
                 tiles.append(Tile(rows, cols, s, m, n, k, in_bytes, w_bytes, _bytes(e["output"], bits["output"]),
                                   s0 == 0, first, last, fetch["input"], fetch["weight"]))
+    return tiles
+
+
+def fixed_mapping(op: Op, hw: HardwareSpec) -> Mapping:
+    """The fixed mapping of :func:`tile_op` in the search's terms (loop order rows > cols > stream,
+    one fold per block, the greedy stream chunk, whole tensors resident when they fit half a bank)."""
+    t, chunk, _ = _grid(op, hw)
+    resident = tuple(o for o, yes in _resident_operands(op, hw).items() if yes)
+    return Mapping(DIMS, (min(t.rows, hw.array.rows), min(t.cols, hw.array.cols), chunk), resident)
+
+
+def count_mapped_tiles(op: Op, hw: HardwareSpec, mapping: Mapping) -> int:
+    """How many tiles :func:`tile_mapping` makes (every fold pair once per stream block)."""
+    t = map_tile(hw.array.dataflow, op.params["m"], op.params["n"], op.params["k"])
+    return -(-t.rows // hw.array.rows) * -(-t.cols // hw.array.cols) * -(-t.stream // mapping.tile[2])
+
+
+class _Cumulative:
+    """Bytes of a stream of element counts whose total is exact: the i-th piece gets
+    ⌈x_i·B/E⌉ − ⌈x_{i−1}·B/E⌉ for the running element count x (B bytes per E elements)."""
+
+    def __init__(self, total_bytes: int, total_elements: int) -> None:
+        self.b, self.e, self.x = total_bytes, max(total_elements, 1), 0
+
+    def take(self, elements: int) -> int:
+        before = -(-self.x * self.b // self.e)
+        self.x += elements
+        return -(-self.x * self.b // self.e) - before
+
+
+def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, out_bits: int) -> list[Tile]:
+    """The tiles of a gemm/conv2d op under a searched ``mapping``, in execution order: the block
+    loops of ``mapping.order``, and inside a block its row folds, then its column folds, each
+    streaming the block's whole stream. A block's operands are fetched with its first tile when
+    the walk arrives at a block of them it has not got (a resident operand: the first time only);
+    an output block left before its reduction ends spills its partial sums and reads them back
+    on the next visit. Bytes are shared out so that the op moves exactly what
+    :func:`.mapping.evaluate` counts. ``out_bits``: the width the result leaves with."""
+    p = op.params
+    df = hw.array.dataflow
+    t = map_tile(df, p["m"], p["n"], p["k"])
+    ext = {"rows": t.rows, "cols": t.cols, "stream": t.stream}
+    tile = dict(zip(DIMS, mapping.tile))
+    unit = {"rows": hw.array.rows, "cols": hw.array.cols}
+    a, w = op.reads[0], op.reads[1]
+    bits = {"input": a.bits, "weight": w.bits, "output": p["acc_bits"]}
+    dims, red, stationary = OPERAND_DIMS[df], REDUCTION[df], STATIONARY[df]
+    whole = {o: math.prod(ext[d] for d in dims[o]) for o in ("input", "weight", "output")}
+    share = {"input": _Cumulative(_bytes(a.elements, a.bits), whole["input"]),
+             "weight": _Cumulative(_bytes(w.elements, w.bits), whole["weight"])}
+    spill_share = _Cumulative(bits["output"], 8)
+    refetch_share = _Cumulative(bits["output"], 8)
+    result_share = _Cumulative(out_bits, 8)
+    blocks = {d: -(-ext[d] // tile[d]) for d in DIMS}
+    row_folds = -(-ext["rows"] // unit["rows"])
+    loaded: dict[str, tuple | None] = {"input": None, "weight": None}
+    seen: dict[str, set] = {"input": set(), "weight": set()}
+    out_key: tuple | None = None
+    started: set = set()        # output blocks with partial sums in DRAM
+    finished = False            # the current output block's reduction is done
+    previous_fold = None
+    tiles: list[Tile] = []
+    for index in itertools.product(*(range(blocks[d]) for d in mapping.order)):
+        b = dict(zip(mapping.order, index))
+        lo = {d: b[d] * tile[d] for d in DIMS}
+        length = {d: min(tile[d], ext[d] - lo[d]) for d in DIMS}
+        fetch = {}
+        for operand in ("input", "weight"):
+            key = tuple(b[d] for d in dims[operand])
+            need = key not in seen[operand] if operand in mapping.resident else key != loaded[operand]
+            elements = math.prod(length[d] for d in dims[operand])
+            fetch[operand] = share[operand].take(elements) if need else 0
+            loaded[operand] = key
+            seen[operand].add(key)
+        key = tuple(b[d] for d in dims["output"])
+        out_elements = math.prod(length[d] for d in dims["output"])
+        refetch = 0
+        if key != out_key:
+            if out_key is not None and not finished:  # leave the block: its partial sums go to DRAM
+                tiles[-1] = replace(tiles[-1], spill_bytes=spill_share.take(previous_out_elements))
+                started.add(out_key)
+            if key in started:
+                refetch = refetch_share.take(out_elements)
+            out_key, previous_out_elements = key, out_elements
+        finished = b[red] == blocks[red] - 1
+        first_tile = True
+        for r0 in range(lo["rows"], lo["rows"] + length["rows"], unit["rows"]):
+            rows = min(unit["rows"], lo["rows"] + length["rows"] - r0)
+            for c0 in range(lo["cols"], lo["cols"] + length["cols"], unit["cols"]):
+                cols = min(unit["cols"], lo["cols"] + length["cols"] - c0)
+                s = length["stream"]
+                e = _operand_elements(df, rows, cols, s)
+                m, n, k = unmap_tile(df, rows, cols, s)
+                fold = (r0, c0)
+                if red == "stream":
+                    first, last = b["stream"] == 0, b["stream"] == blocks["stream"] - 1
+                else:
+                    first, last = r0 == 0, r0 // unit["rows"] == row_folds - 1
+                tiles.append(Tile(rows, cols, s, m, n, k, _bytes(e["input"], bits["input"]),
+                                  _bytes(e["weight"], bits["weight"]), _bytes(e["output"], bits["output"]),
+                                  fold != previous_fold or stationary == "output" and first, first, last,
+                                  fetch["input"] if first_tile else 0, fetch["weight"] if first_tile else 0,
+                                  output_fetch_bytes=refetch if first_tile else 0,
+                                  result_bytes=result_share.take(m * n) if last else None))
+                previous_fold = fold
+                first_tile = False
     return tiles

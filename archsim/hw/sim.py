@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Callable
 
 import simpy
@@ -31,8 +32,11 @@ import simpy
 from ..config.hardware import HardwareSpec
 from ..trace import Op, Trace
 from .actions import ActionCounts, OpTiming, Timing
-from .mapper import MapError, Tile, count_tiles, tile_op
-from .systolic import tile_cycles, tile_phases
+from .mapper import (MapError, Tile, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
+                     tile_op)
+from .mapping import DIMS, AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
+from .placement import OpPlacement, Placement
+from .systolic import tile_cycles, tile_phases, unmap_tile
 
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
 UNIT_CAPABILITY = {"stochastic_round": "stochastic_round", "divide_clip": "divide", "divide_decay_subtract": "divide",
@@ -107,13 +111,18 @@ class _Step:
             self.events += 1
             yield self.env.timeout(time - self.env.now)
 
-    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict, fused: Op | None = None):
+    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict, fused: Op | None = None, tiles_per_block: int = 1,
+             local: dict[str, str] | None = None, keep_result: bool = False):
         """Load, compute and write back the tiles of ``op``; a ``fused`` element-wise op is applied
-        by the shift/align unit on the write-back path, so only its narrower result leaves."""
+        by the shift/align unit on the write-back path, so only its narrower result leaves. The
+        loader runs up to two blocks (of ``tiles_per_block`` tiles) ahead of the array. Operands in
+        ``local`` (operand → bank) are already on chip and are copied from that bank instead of
+        DRAM; with ``keep_result`` the result stays in the output bank for a later op."""
+        local = local or {}
         hw, env = self.hw, self.env
         df = hw.array.dataflow
         stationary = STATIONARY[df]
-        loaded = simpy.Store(env, capacity=2)
+        loaded = simpy.Store(env, capacity=2 * tiles_per_block)
         done = simpy.Store(env, capacity=2)
         a_bits, b_bits = op.reads[0].bits, op.reads[1].bits
         mac_key = "fp32" if hw.array.datatype == "fp32" else f"{a_bits}x{b_bits}"
@@ -124,12 +133,21 @@ class _Step:
         banks = {o: hw.bank_for(o).name for o in ("input", "weight", "output")}
         out_bank = banks["output"]
 
-        def fetched_bits(t: Tile, from_dram: bool) -> dict[str, int]:
-            """Bits per bank of the operands a tile brings in (the stationary one only when it changes):
-            as they arrive from DRAM, or as the array consumes them (im2col-expanded)."""
+        def fetched_bits(t: Tile) -> dict[str, int]:
+            """Bits per bank a tile brings in from DRAM (its operands' share, partial sums read back)."""
             out: dict[str, int] = defaultdict(int)
-            sizes = ((t.input_fetch_bytes, t.weight_fetch_bytes) if from_dram else (t.input_bytes, t.weight_bytes))
-            for operand, size in zip(("input", "weight"), sizes):
+            for operand, size in (("input", t.input_fetch_bytes), ("weight", t.weight_fetch_bytes)):
+                if operand != stationary or t.new_stationary or size:
+                    out[banks[operand]] += 8 * size
+            if t.output_fetch_bytes:
+                out[out_bank] += 8 * t.output_fetch_bytes
+            return out
+
+        def consumed_bits(t: Tile) -> dict[str, int]:
+            """Bits per bank the array reads for a tile (im2col-expanded; the stationary operand only
+            when it changes)."""
+            out: dict[str, int] = defaultdict(int)
+            for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
                 if operand != stationary or t.new_stationary:
                     out[banks[operand]] += 8 * size
             return out
@@ -137,12 +155,20 @@ class _Step:
         def loader():
             yield from self.wait_until(env.now + hw.dram.latency_cycles)  # first access; later bursts pipeline
             for t in tiles:
-                writes = fetched_bits(t, from_dram=True)
-                nbytes = sum(writes.values()) // 8
+                writes = fetched_bits(t)
+                copies: dict[str, int] = defaultdict(int)
+                for operand, size in (("input", t.input_fetch_bytes), ("weight", t.weight_fetch_bytes)):
+                    if operand in local and size:
+                        copies[local[operand]] += 8 * size
+                nbytes = (sum(writes.values()) - sum(copies.values())) // 8
                 self.actions.dram_read_bytes += nbytes
                 op_busy["dram_read_bytes"] += nbytes
                 if nbytes:
                     yield from self.wait_until(self.book_dram(nbytes, op_busy))
+                if copies:  # on-chip operands are read from the bank that holds them
+                    for bank, bits in copies.items():
+                        self.actions.sram_read_bits[bank] += bits
+                    yield from self.wait_until(self.book_sram(copies, op_busy))
                 for bank, bits in writes.items():
                     self.actions.sram_write_bits[bank] += bits
                 yield from self.wait_until(self.book_sram(writes, op_busy))
@@ -168,7 +194,7 @@ class _Step:
                 macs = t.m * t.n * t.k
                 self.actions.macs_by_width[mac_key] += macs
                 self.actions.register_bits += register_bits * macs
-                access = fetched_bits(t, from_dram=False)
+                access = consumed_bits(t)
                 for bank, bits in access.items():
                     self.actions.sram_read_bits[bank] += bits
                 self.actions.sram_write_bits[out_bank] += 8 * t.output_bytes
@@ -200,11 +226,36 @@ class _Step:
                         op_busy["shift_align"] += cycles
                         yield from self.wait_until(self.unit.book(env.now, cycles))
                         out_bytes = -(-t.m * t.n * fused.writes[0].bits // 8)
+                    if t.result_bytes is not None:
+                        out_bytes = t.result_bytes
+                    if keep_result:  # the result stays in the output bank for its consumer
+                        if fused is not None:
+                            self.actions.sram_write_bits[out_bank] += 8 * out_bytes
+                            yield from self.wait_until(self.book_sram({out_bank: 8 * out_bytes}, op_busy))
+                        continue
                     self.actions.dram_write_bytes += out_bytes
                     op_busy["dram_write_bytes"] += out_bytes
                     yield from self.wait_until(self.book_dram(out_bytes, op_busy))
+                elif t.spill_bytes:  # the block's partial sums leave before its reduction ends
+                    self.actions.sram_read_bits[out_bank] += 8 * t.spill_bytes
+                    yield from self.wait_until(self.book_sram({out_bank: 8 * t.spill_bytes}, op_busy))
+                    self.actions.dram_write_bytes += t.spill_bytes
+                    op_busy["dram_write_bytes"] += t.spill_bytes
+                    yield from self.wait_until(self.book_dram(t.spill_bytes, op_busy))
 
         yield simpy.AllOf(env, [env.process(loader()), env.process(pe_array()), env.process(writer())])
+
+    def stash(self, stash_bytes: dict[str, int], op_busy: dict):
+        """Write kept tensors that must make room to DRAM (read from their bank), before an op."""
+        total = sum(stash_bytes.values())
+        if not total:
+            return
+        for bank, size in stash_bytes.items():
+            self.actions.sram_read_bits[bank] += 8 * size
+        end = self.book_sram({bank: 8 * size for bank, size in stash_bytes.items()}, op_busy)
+        self.actions.dram_write_bytes += total
+        op_busy["dram_write_bytes"] += total
+        yield from self.wait_until(max(end, self.book_dram(total, op_busy)))
 
     def unit_needs(self, op: Op) -> str | None:
         """The shift/align capability ``op`` needs (a clear error when the unit lacks it)."""
@@ -230,17 +281,27 @@ class _Step:
             += elements
         return cycles
 
-    def shift_align(self, op: Op, op_busy: dict):
+    def shift_align(self, op: Op, op_busy: dict, placed: OpPlacement | None = None,
+                    links: tuple[list[str], list[str]] | None = None):
+        """An element-wise op on the shift/align unit, staged through its bank. Without a
+        placement (the fixed mapping) a tensor larger than the bank streams through DRAM; with
+        one, a tensor streams through DRAM unless the placement has it on chip."""
         hw = self.hw
         elements = max([t.elements for t in op.reads + op.writes] or [0])
         cycles = self.count_unit_op(op, elements)
         bank = hw.bank_for("weight" if op.kind == "update" else "output")
         spilled = {"read": 0, "write": 0}
-        for direction, tensors, counter in (("read", op.reads, self.actions.sram_read_bits),
-                                            ("write", op.writes, self.actions.sram_write_bits)):
-            for t in tensors:
+        for direction, tensors, counter, ids in (
+                ("read", op.reads, self.actions.sram_read_bits, links[0] if links else None),
+                ("write", op.writes, self.actions.sram_write_bits, links[1] if links else None)):
+            for j, t in enumerate(tensors):
                 counter[bank.name] += t.size_bits
-                if t.size_bits > 8 * bank.capacity_bytes:
+                if placed is None:
+                    off_chip = t.size_bits > 8 * bank.capacity_bytes
+                else:
+                    on_chip = placed.reads_on_chip if direction == "read" else placed.writes_on_chip
+                    off_chip = ids[j] not in on_chip
+                if off_chip:
                     spilled[direction] += -(-t.size_bits // 8)
         self.busy["shift_align"] += cycles
         op_busy["shift_align"] += cycles
@@ -276,19 +337,86 @@ class WorkLimitError(MapError):
     """A step too large to simulate within the tile limit (message is user-facing)."""
 
 
-def compulsory_dram_bytes(op: Op, fused: Op | None = None) -> int:
+def compulsory_dram_bytes(op: Op, fused: Op | None = None, on_chip: tuple[str, ...] = (),
+                          keep_result: bool = False) -> int:
     """The DRAM traffic a GEMM/conv op cannot avoid: each operand read once (un-expanded), the
-    result written once, at the width it leaves with (the fused element-wise op's, if any)."""
+    result written once, at the width it leaves with (the fused element-wise op's, if any);
+    operands already ``on_chip`` (``input``, ``weight``) and a result that stays cost nothing."""
     out_bits = fused.writes[0].bits if fused is not None else op.writes[0].bits
-    return sum(-(-t.size_bits // 8) for t in op.reads[:2]) + -(-op.writes[0].elements * out_bits // 8)
+    reads = sum(-(-t.size_bits // 8) for operand, t in zip(("input", "weight"), op.reads[:2])
+                if operand not in on_chip)
+    return reads + (0 if keep_result else -(-op.writes[0].elements * out_bits // 8))
 
 
-def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES) -> int:
+@dataclass(frozen=True)
+class GemmPlan:
+    """How one GEMM/conv op is mapped: the mapping, whether the search chose it (else it is the
+    fixed one, executed by :func:`.mapper.tile_op`), and its tile count."""
+
+    mapping: Mapping
+    searched: bool
+    objective: str
+    tiles: int
+    tiles_per_block: int
+    estimate: Estimate | None = None
+
+    def loop_order(self, dataflow: str) -> str:
+        """Block loops outer → inner over the GEMM's dimensions, e.g. ``n>m>k``."""
+        return ">".join(GEMM_DIM[dataflow][d] for d in self.mapping.order)
+
+    def block(self, dataflow: str) -> dict[str, int]:
+        """Block extents in M, N, K (the fixed mapping: one fold and the greedy stream chunk)."""
+        return dict(zip("mnk", unmap_tile(dataflow, *self.mapping.tile)))
+
+
+#: The GEMM dimension behind each mapped dimension, per dataflow (see :func:`.systolic.map_tile`).
+GEMM_DIM = {"os": {"rows": "m", "cols": "n", "stream": "k"}, "ws": {"rows": "k", "cols": "n", "stream": "m"},
+            "is": {"rows": "k", "cols": "m", "stream": "n"}}
+
+
+def default_energies(hw: HardwareSpec) -> AccessEnergies:
+    """The cost model's prices of ``hw``, which the mapping search weighs."""
+    from ..cost.model import CostModel  # the prices come from the cost room; imported late to keep hw light
+    return CostModel(hw).access_energies()
+
+
+def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = None) -> dict[int, GemmPlan]:
+    """The mapping of every GEMM/conv op of ``trace`` (by index) on ``hw``: the search's choice under
+    ``hw.mapping`` (the fixed mapping when it is ``fixed`` or when the search finds nothing better);
+    a :class:`MapError` when an op does not fit the banks."""
+    fused = _fusions(trace.ops, hw)
+    plans = {}
+    for i, op in enumerate(trace.ops):
+        if op.kind not in ("gemm", "conv2d"):
+            continue
+        fixed = fixed_mapping(op, hw)
+        if hw.mapping == "fixed":
+            plans[i] = GemmPlan(fixed, False, "fixed", count_tiles(op, hw), 1)
+            continue
+        if energies is None:
+            energies = default_energies(hw)
+        out_bits = fused[i].writes[0].bits if i in fused else op.writes[0].bits
+        choice = choose(problem_of(op, hw, out_bits), energies, hw.mapping, fixed)
+        if choice.mapping is None:
+            plans[i] = GemmPlan(fixed, False, hw.mapping, count_tiles(op, hw), 1, choice.estimate)
+            continue
+        per_block = (-(-choice.mapping.tile[0] // hw.array.rows)) * (-(-choice.mapping.tile[1] // hw.array.cols))
+        plans[i] = GemmPlan(choice.mapping, True, hw.mapping, count_mapped_tiles(op, hw, choice.mapping), per_block,
+                            choice.estimate)
+    return plans
+
+
+def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES,
+               energies: AccessEnergies | None = None) -> int:
     """The number of tiles one step of ``trace`` makes on ``hw``, without building any; a
     :class:`MapError` when an op does not fit the banks, a :class:`WorkLimitError` above ``max_tiles``."""
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
-    total = sum(count_tiles(op, hw) for op in trace.ops if op.kind in ("gemm", "conv2d"))
+    return _check_total(trace, hw, plan_step(trace, hw, energies), max_tiles)
+
+
+def _check_total(trace: Trace, hw: HardwareSpec, plans: dict[int, GemmPlan], max_tiles: int | None) -> int:
+    total = sum(p.tiles for p in plans.values())
     if max_tiles is not None and total > max_tiles:
         minutes = total * SECONDS_PER_TILE / 60
         raise WorkLimitError(f"{trace.workload} on {hw.name or hw.source_file}: one training step is "
@@ -299,26 +427,37 @@ def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_M
 
 
 def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | None = None,
-             max_tiles: int | None = DEFAULT_MAX_TILES) -> tuple[Timing, ActionCounts]:
+             max_tiles: int | None = DEFAULT_MAX_TILES,
+             energies: AccessEnergies | None = None) -> tuple[Timing, ActionCounts]:
     """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts.
 
     A float32 datapath (``pe_array.datatype: fp32``) runs the same ops with every tensor
-    32 bits wide. A step of more than ``max_tiles`` tiles is refused before any work
-    (:func:`check_step`); ``progress`` receives ``map`` and ``simulate`` events."""
-    total_tiles = check_step(trace, hw, max_tiles)
+    32 bits wide. Each GEMM/conv op runs the mapping :func:`plan_step` chooses (priced with
+    ``energies``, by default the cost model's). A step of more than ``max_tiles`` tiles is
+    refused before any work; ``progress`` receives ``map`` and ``simulate`` events."""
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
+    gemm_plans = plan_step(trace, hw, energies)
+    total_tiles = _check_total(trace, hw, gemm_plans, max_tiles)
+    fused = _fusions(trace.ops, hw)
     step = _Step(hw)
     timings: list[OpTiming] = []
     plans = []
     tiles_done = 0
     for i, op in enumerate(trace.ops):
-        tiles = tile_op(op, hw) if op.kind in ("gemm", "conv2d") else None
+        tiles = None
+        if i in gemm_plans:
+            plan = gemm_plans[i]
+            out_bits = fused[i].writes[0].bits if i in fused else op.writes[0].bits
+            tiles = tile_mapping(op, hw, plan.mapping, out_bits) if plan.searched else tile_op(op, hw)
         plans.append((op, tiles))
         if progress and tiles:
             tiles_done += len(tiles)
             progress({"event": "map", "done": tiles_done, "total": total_tiles})
-    fused = _fusions(trace.ops, hw)
+
+    placement = (Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
+                 if hw.mapping != "fixed" else None)
+    bank_names = [b.name for b in hw.banks]
 
     def controller():
         tiles_run = 0
@@ -333,18 +472,41 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
                 step.unit_needs(op)
                 timings.append(OpTiming(op.name, op.kind, op.phase, 0, 0, 0, 0, 0, "fused", 0))
                 continue
+            placed = None
+            if placement is not None:
+                home = hw.bank_for("weight" if op.kind == "update" else "output").name
+                working = {}
+                if tiles is not None:
+                    fp = footprint_bytes(problem_of(op, hw, op.writes[0].bits), gemm_plans[i].mapping)
+                    working = dict(zip(bank_names, fp))
+                placed = placement.step(i, home, working, fused.get(i))
+                yield from step.stash(placed.stash_bytes, op_busy)
+            local, keep = {}, False
             if tiles is not None:
-                yield from step.gemm(op, tiles, op_busy, fused.get(i))
+                if placed is not None:
+                    reads, writes = placement.links[i]
+                    local = {operand: placed.reads_on_chip[identity]
+                             for operand, identity in zip(("input", "weight"), reads)
+                             if identity in placed.reads_on_chip}
+                    result = placement.links[i + 1][1] if i in fused else writes
+                    keep = bool(result) and all(r in placed.writes_on_chip for r in result)
+                yield from step.gemm(op, tiles, op_busy, fused.get(i), gemm_plans[i].tiles_per_block, local, keep)
             else:
-                yield from step.shift_align(op, op_busy)
+                yield from step.shift_align(op, op_busy, placed, placement.links[i] if placement else None)
             cycles = int(step.env.now - start)
             sram = max([v for k, v in op_busy.items() if k.startswith("sram:")] or [0])
             op_busy["sram_ports"] = sram
             bound = max(("pe_array", "dram", "shift_align", "sram_ports"), key=lambda c: op_busy.get(c, 0))
+            plan = gemm_plans.get(i)
             timings.append(OpTiming(op.name, op.kind, op.phase, cycles, len(tiles or []), op_busy.get("pe_array", 0),
                                     op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound, sram,
                                     op_busy.get("dram_read_bytes", 0), op_busy.get("dram_write_bytes", 0),
-                                    compulsory_dram_bytes(op, fused.get(i)) if tiles is not None else 0))
+                                    compulsory_dram_bytes(op, fused.get(i), tuple(local), keep)
+                                    if tiles is not None else 0,
+                                    mapping=("searched" if plan.searched else "fixed") if plan else "",
+                                    loop_order=plan.loop_order(hw.array.dataflow) if plan else "",
+                                    block=plan.block(hw.array.dataflow) if plan else {},
+                                    resident=list(plan.mapping.resident) if plan else []))
 
     step.env.process(controller())
     step.env.run()

@@ -1,0 +1,398 @@
+"""The mapping search: per GEMM/conv op, the loop order and block sizes at the SRAM↔DRAM level.
+
+The array's dataflow fixes the spatial mapping (:func:`.systolic.map_tile`: which of M, N, K
+run along the array's rows and columns and which one streams). Above it, an op is cut into
+*blocks* of ``rows × cols × stream`` mapped elements (rows and cols in multiples of the array,
+the stream in any length) that are walked by three nested loops; each operand's block lives
+in its SRAM bank, double-buffered, and is fetched from DRAM when the walk moves to a block it
+has not got. Which operand is reused is decided by the loop order: an operand is re-fetched
+once per iteration of every loop it does not depend on that runs outside its innermost
+changing loop. An operand can also be kept *resident* (its whole tensor on chip, fetched once)
+and outputs whose reduction is cut by an outer loop spill their partial sums to DRAM at the
+accumulator width and read them back.
+
+The search minimises an analytical cost of every candidate: DRAM bytes (exact, the simulator
+moves the same bytes), SRAM bits per bank, a cycle estimate and an energy estimate from the
+cost model's per-access prices (:class:`AccessEnergies`). The objective is ``energy``,
+``latency`` (the cycle estimate) or ``edp`` (their product). Candidates are the smallest block
+of every distinct block count per dimension: every cost term depends on a block's length only
+through the number of blocks, grows with it (capacity, the first load), or is a convex sum over
+the blocks that the most even split minimises, so nothing better is left out — a test checks
+this against a brute-force enumeration of every length. Results are memoised by the op's
+shape, the memory geometry and the prices.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..config.hardware import HardwareSpec
+from ..trace import Op
+from .systolic import map_tile
+
+OBJECTIVES = ("energy", "latency", "edp")
+DIMS = ("rows", "cols", "stream")
+#: The mapped dimensions each operand depends on, per dataflow (see :mod:`.systolic`).
+OPERAND_DIMS = {
+    "os": {"input": ("rows", "stream"), "weight": ("stream", "cols"), "output": ("rows", "cols")},
+    "ws": {"input": ("stream", "rows"), "weight": ("rows", "cols"), "output": ("stream", "cols")},
+    "is": {"input": ("cols", "rows"), "weight": ("rows", "stream"), "output": ("stream", "cols")},
+}
+REDUCTION = {"os": "stream", "ws": "rows", "is": "rows"}
+STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
+ORDERS = tuple(itertools.permutations(DIMS))
+
+
+@dataclass(frozen=True)
+class AccessEnergies:
+    """The prices the search weighs: per DRAM byte, per SRAM bit read/written (bank order of
+    the hardware spec), and the whole chip's leakage per cycle."""
+
+    dram_pj_per_byte: float
+    sram_read_pj_per_bit: tuple[float, ...]
+    sram_write_pj_per_bit: tuple[float, ...]
+    leakage_pj_per_cycle: float
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A loop nest over blocks: ``order`` outer → inner over ``DIMS``, block extents in mapped
+    elements (``tile`` in ``DIMS`` order), and the operands kept whole on chip."""
+
+    order: tuple[str, str, str]
+    tile: tuple[int, int, int]
+    resident: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """``rows>cols>stream 16x32x400`` (+ ``resident input``)."""
+        text = ">".join(self.order) + " " + "x".join(map(str, self.tile))
+        return text + (" resident " + "+".join(self.resident) if self.resident else "")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything the best mapping of one op depends on (the memo key)."""
+
+    dataflow: str
+    array_rows: int
+    array_cols: int
+    timing: str
+    extent: tuple[int, int, int]          # rows, cols, stream of the whole op
+    bits: tuple[int, int, int, int]       # input, weight, accumulator, result as it leaves
+    compulsory: tuple[int, int, int]      # DRAM bytes of input, weight (un-expanded) and the result
+    expand: tuple[float, float]           # im2col expansion of input and weight (1 for a GEMM)
+    banks: tuple[int, int, int]           # bank index of input, weight, output
+    capacity_bytes: tuple[int, ...]       # per bank
+    word_bits: tuple[int, ...]
+    ports: tuple[int, ...]
+    dram_bytes_per_cycle: int
+    dram_latency_cycles: int
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The analytical cost of one mapping."""
+
+    dram_read_bytes: int
+    dram_write_bytes: int
+    cycles: float
+    energy_pj: float
+    objective: float
+
+
+def _bytes(elements: int, bits: int) -> int:
+    return -(-elements * bits // 8)
+
+
+def problem_of(op: Op, hw: HardwareSpec, out_bits: int) -> Problem:
+    """The search problem of a GEMM/conv op on ``hw``; ``out_bits``: the width its result leaves with."""
+    p = op.params
+    t = map_tile(hw.array.dataflow, p["m"], p["n"], p["k"])
+    names = [b.name for b in hw.banks]
+    a, w = op.reads[0], op.reads[1]
+    return Problem(
+        dataflow=hw.array.dataflow, array_rows=hw.array.rows, array_cols=hw.array.cols, timing=hw.timing,
+        extent=(t.rows, t.cols, t.stream), bits=(a.bits, w.bits, p["acc_bits"], out_bits),
+        compulsory=(_bytes(a.elements, a.bits), _bytes(w.elements, w.bits), _bytes(p["m"] * p["n"], out_bits)),
+        expand=(max(1.0, p["m"] * p["k"] / max(a.elements, 1)), max(1.0, p["k"] * p["n"] / max(w.elements, 1))),
+        banks=tuple(names.index(hw.bank_for(o).name) for o in ("input", "weight", "output")),
+        capacity_bytes=tuple(b.capacity_bytes for b in hw.banks), word_bits=tuple(b.word_bits for b in hw.banks),
+        ports=tuple(b.ports for b in hw.banks), dram_bytes_per_cycle=hw.dram.bytes_per_cycle,
+        dram_latency_cycles=hw.dram.latency_cycles)
+
+
+def _units(pr: Problem) -> tuple[int, int, int]:
+    return pr.array_rows, pr.array_cols, 1
+
+
+def block_lengths(extent: int, unit: int, every: bool = False) -> list[int]:
+    """Candidate block lengths of one dimension: multiples of ``unit`` up to the extent (capped at
+    it); by default only the smallest length of every distinct block count."""
+    lengths = sorted({min(extent, a * unit) for a in range(1, -(-extent // unit) + 1)})
+    if every:
+        return lengths
+    best: dict[int, int] = {}
+    for t in lengths:
+        best.setdefault(-(-extent // t), t)
+    return sorted(best.values())
+
+
+def _trips(extent: int, tile: np.ndarray) -> np.ndarray:
+    return -(-extent // tile)
+
+
+def _refetch(order: tuple[str, ...], dims: tuple[str, ...], trips: dict[str, np.ndarray]) -> np.ndarray:
+    """How many times an operand is fetched: the product of the trips of loops it does not depend
+    on that run outside its innermost loop with more than one trip."""
+    factor = np.ones_like(trips["rows"])
+    changing = np.zeros(factor.shape, dtype=bool)
+    for d in reversed(order):
+        if d in dims:
+            changing |= trips[d] > 1
+        else:
+            factor = np.where(changing, factor * trips[d], factor)
+    return factor
+
+
+def _block_elements(dims: tuple[str, ...], tile: dict[str, np.ndarray]) -> np.ndarray:
+    out = np.ones_like(tile["rows"])
+    for d in dims:
+        out = out * tile[d]
+    return out
+
+
+def _footprint(pr: Problem, resident: tuple[str, ...], tile: dict[str, np.ndarray],
+               trips: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """On-chip bytes per bank: a block double-buffered, a single block once, a resident tensor whole."""
+    dims = OPERAND_DIMS[pr.dataflow]
+    ext = dict(zip(DIMS, pr.extent))
+    footprint = [np.zeros(tile["rows"].shape, dtype=np.int64) for _ in pr.capacity_bytes]
+    for operand, bits, bank in (("input", pr.bits[0], pr.banks[0]), ("weight", pr.bits[1], pr.banks[1]),
+                                ("output", pr.bits[2], pr.banks[2])):
+        if operand in resident:
+            footprint[bank] = footprint[bank] + _bytes(math.prod(ext[d] for d in dims[operand]), bits)
+            continue
+        block = -(-_block_elements(dims[operand], tile) * bits // 8)
+        single = np.ones(block.shape, dtype=bool)
+        for d in dims[operand]:
+            single &= trips[d] == 1
+        footprint[bank] = footprint[bank] + np.where(single, block, 2 * block)
+    return footprint
+
+
+def footprint_bytes(pr: Problem, mapping: Mapping) -> tuple[int, ...]:
+    """The bytes ``mapping`` occupies in each bank while its op runs."""
+    tile = {d: np.array([t], dtype=np.int64) for d, t in zip(DIMS, mapping.tile)}
+    trips = {d: _trips(e, tile[d]) for d, e in zip(DIMS, pr.extent)}
+    return tuple(int(f[0]) for f in _footprint(pr, mapping.resident, tile, trips))
+
+
+def evaluate(pr: Problem, energies: AccessEnergies, objective: str, order: tuple[str, ...],
+             resident: tuple[str, ...], tiles: dict[str, np.ndarray], fixed: bool = False):
+    """Estimates of the candidates ``tiles`` (arrays of block lengths per dim, broadcast together)
+    under one loop order and residency: (feasible, dram read, dram write, cycles, energy, objective).
+
+    ``fixed`` evaluates the fixed mapping of :func:`.mapper.tile_op` instead, which works tile by
+    tile: every tile fetches its moving operands anew (the stationary one only when it changes),
+    partial sums never leave the output bank, and no capacity is checked."""
+    df = pr.dataflow
+    ext = dict(zip(DIMS, pr.extent))
+    unit = dict(zip(DIMS, _units(pr)))
+    tile = {d: np.broadcast_to(np.asarray(tiles[d], dtype=np.int64), np.broadcast_shapes(
+        *(np.shape(tiles[x]) for x in DIMS))) for d in DIMS}
+    trips = {d: _trips(ext[d], tile[d]) for d in DIMS}
+    folds = {d: np.full(tile[d].shape, -(-ext[d] // unit[d]), dtype=np.int64) if d != "stream" else trips[d]
+             for d in DIMS}  # array tiles along each dim over the whole op
+    a_bits, w_bits, acc_bits, out_bits = pr.bits
+    comp_in, comp_w, comp_out = pr.compulsory
+    dims = OPERAND_DIMS[df]
+    red = REDUCTION[df]
+    stationary = STATIONARY[df]
+    refetch = {}
+    for operand in ("input", "weight"):
+        if operand in resident or (fixed and operand == stationary):
+            refetch[operand] = np.ones_like(trips["rows"])
+        elif fixed:
+            refetch[operand] = math.prod(trips[d] for d in DIMS if d not in dims[operand])
+        else:
+            refetch[operand] = _refetch(order, dims[operand], trips)
+    f_in, f_w = refetch["input"], refetch["weight"]
+    visits = np.ones_like(trips["rows"]) if fixed else _refetch(order, dims["output"], trips)
+    out_elements = math.prod(ext[d] for d in dims["output"])
+    spills = visits - 1
+    partial_bytes = -(-(spills * out_elements * acc_bits) // 8)  # all spilled partial sums, at the accumulator width
+    dram_read = f_in * comp_in + f_w * comp_w + partial_bytes
+    dram_write = partial_bytes + comp_out
+
+    footprint = _footprint(pr, resident, tile, trips)
+    n_banks = len(pr.capacity_bytes)
+    whole = {"input": math.prod(ext[d] for d in dims["input"]), "weight": math.prod(ext[d] for d in dims["weight"])}
+    feasible = np.ones(tile["rows"].shape, dtype=bool)
+    if not fixed:
+        for bank in range(n_banks):
+            feasible &= footprint[bank] <= pr.capacity_bytes[bank]
+
+    # SRAM bits per bank: DRAM fills, the array's reads, partial sums
+    read_bits = [np.zeros(tile["rows"].shape, dtype=np.float64) for _ in range(n_banks)]
+    write_bits = [np.zeros(tile["rows"].shape, dtype=np.float64) for _ in range(n_banks)]
+    write_bits[pr.banks[0]] = write_bits[pr.banks[0]] + 8.0 * f_in * comp_in
+    write_bits[pr.banks[1]] = write_bits[pr.banks[1]] + 8.0 * f_w * comp_w
+    write_bits[pr.banks[2]] = write_bits[pr.banks[2]] + 8.0 * partial_bytes
+    read_bits[pr.banks[2]] = read_bits[pr.banks[2]] + 8.0 * partial_bytes
+    # the stationary tile stays in the PEs across stream blocks when a block holds one fold of it
+    # and the stream loop is the innermost that changes
+    one_fold = (tile["rows"] <= unit["rows"]) & (tile["cols"] <= unit["cols"])
+    reuse = one_fold
+    for d in order[order.index("stream") + 1:]:
+        reuse = reuse & (trips[d] == 1)
+    for operand, bits, bank in (("input", a_bits, pr.banks[0]), ("weight", w_bits, pr.banks[1])):
+        expanded = whole[operand] * bits
+        if operand == stationary:
+            read_bits[bank] = read_bits[bank] + np.where(reuse, expanded, expanded * trips["stream"])
+        else:
+            other = next(d for d in DIMS if d not in dims[operand])
+            read_bits[bank] = read_bits[bank] + expanded * folds[other]
+    per_element = folds[red] if red != "stream" else trips["stream"]
+    out_bank = pr.banks[2]
+    write_bits[out_bank] = write_bits[out_bank] + out_elements * acc_bits * per_element
+    read_bits[out_bank] = read_bits[out_bank] + out_elements * acc_bits * per_element  # partials and write-back
+
+    # cycles: every (row fold, col fold) streams each stream block once. A tile of stream s takes
+    # the longest of its stream (with the fill under the SCALE-Sim count, or a preload that the
+    # previous stream does not hide), and its accesses to each bank through one port
+    n_pairs = folds["rows"] * folds["cols"]
+    last_stream = ext["stream"] - (trips["stream"] - 1) * tile["stream"]
+    full = {"rows": min(pr.array_rows, ext["rows"]), "cols": min(pr.array_cols, ext["cols"])}
+    new_stationary = np.where(reuse, 1.0 / trips["stream"], 1.0)
+    accumulate = 2.0 - 1.0 / per_element  # partial sums read and written, but the first only written
+    if pr.timing == "scalesim":
+        fill = pr.array_rows + pr.array_cols - 2 + (pr.array_rows if df != "os" else 0)
+    else:
+        fill = 0
+
+    def tile_cycles_of(stream: np.ndarray) -> np.ndarray:
+        length = stream + fill
+        if pr.timing != "scalesim" and df != "os":
+            length = np.maximum(length, full["rows"] * new_stationary)
+        per_bank = [np.zeros(stream.shape, dtype=np.float64) for _ in range(n_banks)]
+        for operand, bits, bank in (("input", a_bits, pr.banks[0]), ("weight", w_bits, pr.banks[1]),
+                                    ("output", acc_bits, pr.banks[2])):
+            extent_of = {"rows": full["rows"], "cols": full["cols"], "stream": stream}
+            elements = math.prod(extent_of[d] for d in dims[operand]) if operand != "output" else None
+            if operand == "output":
+                elements = extent_of[dims["output"][0]] * extent_of[dims["output"][1]]
+                per_bank[bank] = per_bank[bank] + elements * bits * accumulate
+            elif operand == stationary:
+                per_bank[bank] = per_bank[bank] + elements * bits * new_stationary
+            else:
+                per_bank[bank] = per_bank[bank] + elements * bits
+        for bank in range(n_banks):
+            length = np.maximum(length, per_bank[bank] / pr.word_bits[bank])
+        return length
+
+    compute = (n_pairs * ((trips["stream"] - 1) * tile_cycles_of(tile["stream"]) + tile_cycles_of(last_stream))
+               + (pr.array_rows + pr.array_cols - 2 if pr.timing != "scalesim" else 0))
+    dram_cycles = np.ceil((dram_read + dram_write) / pr.dram_bytes_per_cycle)
+    port_cycles = np.zeros(tile["rows"].shape, dtype=np.float64)
+    for bank in range(n_banks):
+        port_cycles = np.maximum(port_cycles, (read_bits[bank] + write_bits[bank]) / pr.word_bits[bank]
+                                 / pr.ports[bank])
+    first_load = (_block_elements(dims["input"], tile) * a_bits / 8 / pr.expand[0]
+                  + _block_elements(dims["weight"], tile) * w_bits / 8 / pr.expand[1])
+    cycles = (pr.dram_latency_cycles + first_load / pr.dram_bytes_per_cycle
+              + np.maximum(np.maximum(compute, dram_cycles), port_cycles))
+    energy = ((dram_read + dram_write) * energies.dram_pj_per_byte + cycles * energies.leakage_pj_per_cycle)
+    for bank in range(n_banks):
+        energy = (energy + read_bits[bank] * energies.sram_read_pj_per_bit[bank]
+                  + write_bits[bank] * energies.sram_write_pj_per_bit[bank])
+    value = {"energy": energy, "latency": cycles, "edp": energy * cycles}[objective]
+    return feasible, dram_read, dram_write, cycles, energy, value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The search's answer for one op: the mapping (None: the fixed mapping was no worse) and its estimate."""
+
+    mapping: Mapping | None
+    estimate: Estimate
+    fixed_estimate: Estimate
+    candidates: int
+
+
+def _residencies(pr: Problem) -> list[tuple[str, ...]]:
+    """Residency choices worth trying: an operand whose whole (expanded) tensor fits its bank."""
+    df = pr.dataflow
+    ext = dict(zip(DIMS, pr.extent))
+    fits = []
+    for operand, bits, bank in (("input", pr.bits[0], pr.banks[0]), ("weight", pr.bits[1], pr.banks[1])):
+        if _bytes(math.prod(ext[d] for d in OPERAND_DIMS[df][operand]), bits) <= pr.capacity_bytes[bank]:
+            fits.append(operand)
+    return [r for n in range(len(fits) + 1) for r in itertools.combinations(fits, n)]
+
+
+def _estimate(values, i) -> Estimate:
+    _, read, write, cycles, energy, value = values
+    return Estimate(int(read.flat[i]), int(write.flat[i]), float(cycles.flat[i]), float(energy.flat[i]),
+                    float(value.flat[i]))
+
+
+def search_space(pr: Problem, every: bool = False) -> dict[str, list[int]]:
+    """Candidate block lengths per dim (``every``: all multiples of the unit, for brute force)."""
+    return {d: block_lengths(e, u, every) for d, e, u in zip(DIMS, pr.extent, _units(pr))}
+
+
+LATENCY_SLACK = 0.01
+"""Under ``latency``, mappings within 1 % of the least estimated cycles count as equally fast (the
+estimate is not closer to the simulation than that) and the least energy among them wins."""
+
+
+def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping,
+                 every: bool = False) -> Choice:
+    """The candidate of least ``objective`` (``latency``: the least energy within
+    :data:`LATENCY_SLACK` of the fewest cycles); ties go to fewer DRAM bytes, then fewer tiles, then
+    the earlier candidate. ``fixed`` (today's mapping in this form) comes first, so it is kept when
+    nothing is better. ``every`` enumerates every block length (the brute force of the tests)."""
+    lengths = search_space(pr, every)
+    grid = np.meshgrid(*(np.array(lengths[d], dtype=np.int64) for d in DIMS), indexing="ij")
+    tiles = {d: g.ravel() for d, g in zip(DIMS, grid)}
+    fixed_values = evaluate(pr, energies, objective, fixed.order, fixed.resident,
+                            {d: np.array([t]) for d, t in zip(DIMS, fixed.tile)}, fixed=True)
+    fixed_est = _estimate(fixed_values, 0)
+    columns: list[list[np.ndarray]] = [[np.array([v.flat[0]])] for v in fixed_values[1:]]
+    stream_blocks = [np.array([-(-pr.extent[2] // fixed.tile[2])])]
+    where: list[tuple] = [None]
+    count = 0
+    for resident in _residencies(pr):
+        for order in ORDERS:
+            values = evaluate(pr, energies, objective, order, resident, tiles)
+            feasible = np.flatnonzero(values[0])
+            count += int(values[0].size)
+            for column, v in zip(columns, values[1:]):
+                column.append(v[feasible])
+            stream_blocks.append(-(-pr.extent[2] // tiles["stream"][feasible]))
+            where.extend((order, resident, int(i)) for i in feasible)
+    read, write, cycles, energy, value = (np.concatenate(c) for c in columns)
+    dram = read + write
+    blocks = np.concatenate(stream_blocks)
+    if objective == "latency":
+        fast = cycles <= cycles.min() * (1 + LATENCY_SLACK)
+        primary = np.where(fast, energy, np.inf)
+    else:
+        primary = value
+    pick = int(np.lexsort((np.arange(primary.size), blocks, dram, primary))[0])
+    if pick == 0:
+        return Choice(None, fixed_est, fixed_est, count)
+    order, resident, i = where[pick]
+    mapping = Mapping(order, tuple(int(tiles[d][i]) for d in DIMS), resident)
+    est = Estimate(int(read[pick]), int(write[pick]), float(cycles[pick]), float(energy[pick]), float(value[pick]))
+    return Choice(mapping, est, fixed_est, count)
+
+
+@lru_cache(maxsize=65536)
+def choose(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping) -> Choice:
+    """:func:`best_mapping`, memoised per process (sweeps repeat shapes and memory geometries)."""
+    return best_mapping(pr, energies, objective, fixed)

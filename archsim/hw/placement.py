@@ -1,0 +1,146 @@
+"""Where each tensor of a training step lives between ops: on chip in a bank, or in DRAM.
+
+A trace names tensors per layer (``conv1.z`` is written, ``pool1.x`` read), so the first step
+links names: a read of a name written earlier in the step is that tensor; a read of a new name
+is the most recent tensor written in the step with the same element count and width that no
+op has read yet (the layer's input is the previous layer's output); anything else comes from
+outside the step (the batch, the stored weights) and starts in DRAM.
+
+Then, op by op (:class:`Placement`): a written tensor that a later op reads stays on chip in its
+home bank when it fits beside the op's working set and the tensors already kept; otherwise it
+goes to DRAM. When space runs out, the kept tensor needed farthest in the future leaves first
+(Belady's rule); if it was produced on chip and is still needed it is written to DRAM once (a
+stash) and read back once by its next reader. A tensor read from DRAM that is read again later
+is kept on chip when it fits. Tensors leave the chip after their last read; tensors that
+outlive the step (updated weights) are written to DRAM.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..trace import Op, TensorAccess
+
+
+def tensor_links(ops: list[Op]) -> list[tuple[list[str], list[str]]]:
+    """Per op, the step-wide identity of each tensor it reads and writes (see the module note)."""
+    written: dict[str, tuple[int, int]] = {}    # identity → (elements, bits)
+    alias: dict[str, str] = {}
+    unread: list[str] = []                      # identities written and not read yet, in write order
+    out = []
+    for op in ops:
+        reads: list[str | None] = [None] * len(op.reads)
+        # names written before (or already linked) first, so they are not taken by another read
+        for j, t in enumerate(op.reads):
+            if t.tensor in written or t.tensor in alias:
+                reads[j] = alias.get(t.tensor, t.tensor)
+                if reads[j] in unread:
+                    unread.remove(reads[j])
+        for j, t in enumerate(op.reads):
+            if reads[j] is None:
+                match = next((u for u in reversed(unread) if written[u] == (t.elements, t.bits)), None)
+                reads[j] = match if match is not None else t.tensor
+                alias[t.tensor] = reads[j]   # an outside tensor keeps its own name
+                if match is not None:
+                    unread.remove(match)
+        writes = []
+        for t in op.writes:
+            identity = alias.get(t.tensor, t.tensor)
+            written[identity] = (t.elements, t.bits)
+            if identity in unread:
+                unread.remove(identity)
+            unread.append(identity)
+            writes.append(identity)
+        out.append(([r for r in reads if r is not None], writes))
+    return out
+
+
+def _bytes(t: TensorAccess) -> int:
+    return -(-t.size_bits // 8)
+
+
+@dataclass
+class OpPlacement:
+    """Where one op finds its inputs and leaves its outputs, and the stashes it causes."""
+
+    reads_on_chip: dict[str, str] = field(default_factory=dict)   # identity → the bank holding it
+    writes_on_chip: set[str] = field(default_factory=set)
+    stash_bytes: dict[str, int] = field(default_factory=dict)   # bank name → bytes written to DRAM to make room
+
+
+class Placement:
+    """The on-chip tensors of one step, op by op. ``home(op)`` names the bank an op's results go to;
+    the caller gives each op's working set per bank (bytes its mapping occupies)."""
+
+    def __init__(self, ops: list[Op], capacity_bytes: dict[str, int]) -> None:
+        self.ops = ops
+        self.links = tensor_links(ops)
+        self.capacity = capacity_bytes
+        self.uses: dict[str, list[int]] = defaultdict(list)
+        for i, (reads, _) in enumerate(self.links):
+            for r in reads:
+                self.uses[r].append(i)
+        self.kept: dict[str, tuple[str, int, bool]] = {}   # identity → (bank, bytes, dirty)
+
+    def _next_use(self, identity: str, after: int) -> int | None:
+        return next((u for u in self.uses[identity] if u > after), None)
+
+    def _free(self, bank: str, working: dict[str, int]) -> int:
+        return self.capacity[bank] - working.get(bank, 0) - sum(b for k, (bk, b, _) in self.kept.items() if bk == bank)
+
+    def _make_room(self, i: int, bank: str, need: int, working: dict[str, int], keep: set[str],
+                   limit: int | None, placed: OpPlacement) -> bool:
+        """Evict from ``bank`` (farthest next use first, never ``keep``, only tensors needed later
+        than ``limit``) until ``need`` bytes are free; False (and nothing evicted) when impossible."""
+        candidates = sorted(((self._next_use(k, i) or 1 << 60, k) for k, (bk, _, _) in self.kept.items()
+                             if bk == bank and k not in keep), reverse=True)
+        free, chosen = self._free(bank, working), []
+        for next_use, k in candidates:
+            if free >= need:
+                break
+            if limit is not None and next_use <= limit:
+                break
+            chosen.append(k)
+            free += self.kept[k][1]
+        if free < need:
+            return False
+        for k in chosen:
+            bk, size, dirty = self.kept.pop(k)
+            if dirty and self._next_use(k, i) is not None:
+                placed.stash_bytes[bk] = placed.stash_bytes.get(bk, 0) + size
+        return True
+
+    def step(self, i: int, home: str, working: dict[str, int], fused_into: Op | None = None) -> OpPlacement:
+        """Place op ``i``: which reads are on chip, which writes stay, what must be stashed first.
+        ``fused_into``: the element-wise op applied on this GEMM's write-back (its result is written)."""
+        op = self.ops[i]
+        reads, writes = self.links[i]
+        placed = OpPlacement()
+        placed.reads_on_chip = {r: self.kept[r][0] for r in reads if r in self.kept}
+        # the op's working set must fit beside what stays kept
+        for bank in self.capacity:
+            if self._free(bank, working) < 0:
+                self._make_room(i, bank, 0, working, set(placed.reads_on_chip), None, placed)
+        out_tensors = list(fused_into.writes) if fused_into is not None else list(op.writes)
+        out_ids = self.links[i + 1][1] if fused_into is not None else writes
+        last = i + 1 if fused_into is not None else i
+        for t, identity in zip(out_tensors, out_ids):
+            next_use = self._next_use(identity, last)
+            self.kept.pop(identity, None)   # rewritten in place (an update)
+            if next_use is None:
+                continue                    # outlives the step: to DRAM
+            if self._make_room(i, home, _bytes(t), working, set(placed.reads_on_chip), next_use, placed):
+                self.kept[identity] = (home, _bytes(t), True)
+                placed.writes_on_chip.add(identity)
+        # reads from DRAM that are read again later stay when they fit
+        for t, identity in zip(op.reads, reads):
+            if identity in self.kept or identity in placed.reads_on_chip:
+                continue
+            next_use = self._next_use(identity, last)
+            if next_use is not None and self._make_room(i, home, _bytes(t), working, set(placed.reads_on_chip),
+                                                        next_use, placed):
+                self.kept[identity] = (home, _bytes(t), False)
+        for identity in list(self.kept):
+            if self._next_use(identity, last) is None:
+                del self.kept[identity]
+        return placed
