@@ -21,7 +21,8 @@ Run: PYTHONPATH=. python benchmarks/compare_zigzag.py --zigzag-python /tmp/zzven
      [--mapping fixed] [--hw FILE] [--workload FILE] [--batch 8] [--gemms 128x512x3136,...]
      [--lpf-limit 6] [--spatial-mappings 3] [--timeout 300] [--json OUT]
 ``--mapping VALUE`` (default ``energy``) sets the hardware's ``mapping`` key on the archsim side;
-``--mapping fixed`` uses the hardware as loaded.
+``--mapping fixed`` uses the hardware as loaded where archsim has no such key, and sets it to
+``fixed`` where it has one (its default there is ``energy``, a search).
 """
 from __future__ import annotations
 
@@ -105,6 +106,18 @@ def zigzag_hardware(hw: HardwareSpec, cm: CostModel, register_pj_per_bit: float)
 
 
 # --- archsim side ----------------------------------------------------------------------------
+
+def archsim_hardware(path: str, mapping: str) -> HardwareSpec:
+    """The hardware with its ``mapping`` key set to ``mapping``. Without that key in this archsim
+    (older specs), ``fixed`` is the hardware as loaded and anything else is a ConfigError. With
+    it, ``fixed`` is set explicitly too, since the key's default is a mapping search."""
+    hw = load_hardware(path)
+    has_key = "mapping" in hw.to_dict()
+    if mapping == "fixed" and not has_key:
+        return hw
+    return hardware_from_mapping({**hw.to_dict(), "mapping": mapping}, f"{path} (with mapping: {mapping})",
+                                 hw.name)
+
 
 def energy_split(report: CostReport) -> dict[str, float]:
     """Dynamic energy by kind (pJ) and the leakage over the op's runtime."""
@@ -264,17 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        hw = load_hardware(args.hw)
-        if args.mapping != "fixed":
-            hw = hardware_from_mapping({**hw.to_dict(), "mapping": args.mapping},
-                                       f"{args.hw} (with mapping: {args.mapping})", hw.name)
+        hw = archsim_hardware(args.hw, args.mapping)
         trace = forward_ops(args.workload, args.batch)
         a_bits, b_bits = (int(x) for x in args.gemm_bits.lower().split("x"))
         gemms = [_shape(g) for g in args.gemms.split(",") if g.strip()]
     except ConfigError as exc:
         print(f"error: {exc}")
         if args.mapping != "fixed":
-            print(f"(the hardware 'mapping' key may not exist in this archsim yet; use --mapping fixed)")
+            print("(the hardware 'mapping' key may not exist in this archsim yet; use --mapping fixed)")
         return 2
     except ValueError as exc:
         print(f"error: {exc}")
@@ -296,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {trace.workload} forward conv/gemm ops (batch {args.batch}) + {len(gemms)} GEMMs on {hw.name} "
           f"({hw.array.rows}x{hw.array.cols} {hw.array.dataflow}, "
           f"{', '.join(f'{b.name} {b.kbytes} KiB/{b.word_bits}b' for b in hw.banks)}, "
-          f"DRAM {hw.dram.bytes_per_cycle} B/cycle {cm.dram_pj_per_bit} pJ/bit), archsim mapping: {args.mapping}")
+          f"DRAM {hw.dram.bytes_per_cycle} B/cycle {cm.dram_pj_per_bit} pJ/bit), archsim mapping: "
+          f"{getattr(hw, 'mapping', 'fixed (no mapping key in this archsim)')}")
     print(f"# ZigZag {zig_version_line(zz_version, args)}; python {sys.version.split()[0]}")
 
     rows = []
@@ -317,8 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_tables(rows)
     if args.json:
-        args.json.write_text(json.dumps({"zigzag_version": zz_version, "hardware": args.hw, "mapping": args.mapping,
-                                         "batch": args.batch, "rows": rows}, indent=1, default=str))
+        args.json.write_text(json.dumps({"zigzag_version": zz_version, "hardware": args.hw,
+                                         "mapping": getattr(hw, "mapping", "fixed"), "batch": args.batch,
+                                         "rows": rows}, indent=1, default=str))
         print(f"\nwrote {args.json}")
     return 0 if all(r["zigzag"].get("ok") for r in rows) else 1
 

@@ -136,15 +136,12 @@ def accelerator_yaml(hw: dict, bits: dict, mac_pj: float) -> dict:
     # PE registers, one element each
     for operand in ("input", "weight", "output"):
         mop, b = OPERAND_TO_MEM[operand], int(bits[operand])
-        ports = ([{"name": "r_port_1", "type": "read", "bandwidth_min": b, "bandwidth_max": b, "allocation": ["O, tl"]},
-                  {"name": "r_port_2", "type": "read", "bandwidth_min": b, "bandwidth_max": b, "allocation": ["O, th"]},
-                  {"name": "w_port_1", "type": "write", "bandwidth_min": b, "bandwidth_max": b, "allocation": ["O, fh"]},
-                  {"name": "w_port_2", "type": "write", "bandwidth_min": b, "bandwidth_max": b, "allocation": ["O, fl"]}]
-                 if mop == "O" else
-                 [{"name": "r_port_1", "type": "read", "bandwidth_min": b, "bandwidth_max": b,
-                   "allocation": [f"{mop}, tl"]},
-                  {"name": "w_port_1", "type": "write", "bandwidth_min": b, "bandwidth_max": b,
-                   "allocation": [f"{mop}, fh"]}])
+        # the accumulator: a read and a write port each way (to the MAC, to/from the SRAM)
+        directions = ([("r_port_1", "read", "O, tl"), ("r_port_2", "read", "O, th"),
+                       ("w_port_1", "write", "O, fh"), ("w_port_2", "write", "O, fl")] if mop == "O" else
+                      [("r_port_1", "read", f"{mop}, tl"), ("w_port_1", "write", f"{mop}, fh")])
+        ports = [{"name": name, "type": kind, "bandwidth_min": b, "bandwidth_max": b, "allocation": [alloc]}
+                 for name, kind, alloc in directions]
         memories[f"reg_{operand}"] = {"size": b, "r_cost": reg_pj * b, "w_cost": reg_pj * b, "area": 0.0,
                                       "latency": 1, "operands": [mop], "ports": ports, "served_dimensions": []}
     # SRAM banks (operands sharing a bank name share one ZigZag memory)

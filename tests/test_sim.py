@@ -12,6 +12,7 @@ from archsim.config.hardware import load_hardware
 from archsim.data import load_dataset
 from archsim.hw.mapper import MapError, tile_op
 from archsim.hw.sim import simulate
+from archsim.hw.sim import plan_step, plan_tiles
 from archsim.hw.systolic import pipelined_cycles, tile_cycles
 from archsim.trace import TensorAccess, TraceRecorder
 from archsim.train import record_trace
@@ -43,12 +44,15 @@ def _gemm_trace(m, n, k, bits=(8, 8)):
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("convention", ["archsim", "scalesim"])
-def test_compute_bound_gemm_costs_its_closed_form(tmp_path, dataflow, convention):
-    hw = _hw(tmp_path, sram=WIDE_BANKS, timing=convention, **{"pe_array.dataflow": dataflow,
-                                                               "dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
+@pytest.mark.parametrize("mapping", ["fixed", "energy", "latency"])
+def test_compute_bound_gemm_costs_its_closed_form(tmp_path, dataflow, convention, mapping):
+    """The simulated PE cycles of the executed tiles (the fixed mapping's or the search's) equal the
+    per-tile reference: the pipelined closed form, or SCALE-Sim's folds back to back."""
+    hw = _hw(tmp_path, sram=WIDE_BANKS, timing=convention, mapping=mapping,
+             **{"pe_array.dataflow": dataflow, "dram.bytes_per_cycle": 4096, "dram.latency_cycles": 0})
     trace = _gemm_trace(40, 20, 24)
     timing, actions = simulate(trace, hw)
-    tiles = tile_op(trace.ops[0], hw)
+    tiles = plan_tiles(trace.ops[0], hw, plan_step(trace, hw)[0])
     assert len(tiles) > 1
     if convention == "scalesim":  # folds back to back, each at its full count
         compute = sum(tile_cycles(dataflow, t.m, t.n, t.k, 8, 8, "scalesim") for t in tiles)

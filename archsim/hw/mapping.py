@@ -290,8 +290,8 @@ def evaluate(pr: Problem, energies: AccessEnergies, objective: str, order: tuple
                 per_bank[bank] = per_bank[bank] + elements * bits * new_stationary
             else:
                 per_bank[bank] = per_bank[bank] + elements * bits
-        for bank in range(n_banks):
-            length = np.maximum(length, per_bank[bank] / pr.word_bits[bank])
+        for bank in range(n_banks):  # a tile books whole words of a port
+            length = np.maximum(length, np.ceil(per_bank[bank] / pr.word_bits[bank]))
         return length
 
     compute = (n_pairs * ((trips["stream"] - 1) * tile_cycles_of(tile["stream"]) + tile_cycles_of(last_stream))

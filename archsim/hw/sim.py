@@ -406,6 +406,13 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
     return plans
 
 
+def plan_tiles(op: Op, hw: HardwareSpec, plan: GemmPlan, fused: Op | None = None) -> list[Tile]:
+    """The tiles the simulator executes for a GEMM/conv op under its plan."""
+    if not plan.searched:
+        return tile_op(op, hw)
+    return tile_mapping(op, hw, plan.mapping, fused.writes[0].bits if fused is not None else op.writes[0].bits)
+
+
 def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES,
                energies: AccessEnergies | None = None) -> int:
     """The number of tiles one step of ``trace`` makes on ``hw``, without building any; a
@@ -447,9 +454,7 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
     for i, op in enumerate(trace.ops):
         tiles = None
         if i in gemm_plans:
-            plan = gemm_plans[i]
-            out_bits = fused[i].writes[0].bits if i in fused else op.writes[0].bits
-            tiles = tile_mapping(op, hw, plan.mapping, out_bits) if plan.searched else tile_op(op, hw)
+            tiles = plan_tiles(op, hw, gemm_plans[i], fused.get(i))
         plans.append((op, tiles))
         if progress and tiles:
             tiles_done += len(tiles)
