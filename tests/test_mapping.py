@@ -93,7 +93,7 @@ def test_the_tiles_of_a_mapping_move_exactly_the_bytes_the_search_counts(seed):
     lengths = {d: block_lengths(e, u, every=True) for d, e, u in zip(DIMS, pr.extent, (8, 8, 1))}
     mapping = Mapping(rng.choice(ORDERS), tuple(rng.choice(lengths[d]) for d in DIMS),
                       tuple(o for o in ("input", "weight") if rng.random() < 0.3))
-    tiles = tile_mapping(op, hw, mapping, 8)
+    tiles = tile_mapping(op, hw, mapping, pr.compulsory[2])
     values = evaluate(pr, default_energies(hw), "energy", mapping.order, mapping.resident,
                       {d: np.array([t]) for d, t in zip(DIMS, mapping.tile)})
     read = sum(t.input_fetch_bytes + t.weight_fetch_bytes + t.output_fetch_bytes for t in tiles)
@@ -235,3 +235,32 @@ def test_a_tensor_needed_later_that_loses_its_place_is_stashed_once_and_read_bac
     assert actions.dram_read_bytes + actions.dram_write_bytes <= (
         sum(o.compulsory_dram_bytes for o in timing.ops) + sum(o.dram_read_bytes + o.dram_write_bytes
                                                               for o in timing.ops if o.kind not in ("gemm",)))
+
+
+@pytest.mark.parametrize("name", ["array_16x16", "edge_8x8", "nitro_16x16"])
+def test_any_mapping_does_the_same_work(name):
+    """Mapping and placement change where data moves, never what is computed: MACs, shift/align
+    operations (fused on a write-back or not) and random bits are those of the fixed mapping."""
+    base = load_hardware(f"hwconfigs/{name}.yaml")
+    trace = _real_trace("workloads/lenet5_wage.yaml", "wage", base, 8)
+    counts = []
+    for objective in ("fixed", "energy", "latency"):
+        _, actions = simulate(trace, hardware_from_mapping({**base.to_dict(), "mapping": objective}, name))
+        counts.append((dict(actions.macs_by_width), dict(actions.shift_align_ops), actions.random_bits))
+    assert counts[0] == counts[1] == counts[2]
+
+
+def test_a_convolution_pools_and_requantises_on_its_write_back():
+    """With blocks of whole pooling windows the pooling and the ReLU-shift after it run on the way
+    out: only the pooled 8-bit activations leave, the two ops show as fused."""
+    hw = load_hardware("hwconfigs/array_16x16.yaml")
+    trace = _real_trace("workloads/lenet5_wage.yaml", "wage", hw, 8)
+    timing, _ = simulate(trace, hw)
+    ops = {o.name: o for o in timing.ops}
+    conv1 = ops["conv1/forward/conv2d/1"]
+    assert ops["pool1/forward/max/2"].bound == "fused" and ops["act1/forward/relu_shift_round_clip/3"].bound == "fused"
+    pooled = next(op for op in trace.ops if op.name == "act1/forward/relu_shift_round_clip/3").writes[0]
+    assert conv1.block["m"] % (2 * 28) == 0
+    assert conv1.dram_write_bytes in (0, pooled.elements * pooled.bits // 8)   # kept on chip, or pooled 8-bit
+    fixed, _ = simulate(trace, hardware_from_mapping({**hw.to_dict(), "mapping": "fixed"}, "x"))
+    assert {o.name: o for o in fixed.ops}["pool1/forward/max/2"].bound != "fused"

@@ -175,14 +175,15 @@ class _Cumulative:
         return -(-self.x * self.b // self.e) - before
 
 
-def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, out_bits: int) -> list[Tile]:
+def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int) -> list[Tile]:
     """The tiles of a gemm/conv2d op under a searched ``mapping``, in execution order: the block
     loops of ``mapping.order``, and inside a block its row folds, then its column folds, each
     streaming the block's whole stream. A block's operands are fetched with its first tile when
     the walk arrives at a block of them it has not got (a resident operand: the first time only);
     an output block left before its reduction ends spills its partial sums and reads them back
     on the next visit. Bytes are shared out so that the op moves exactly what
-    :func:`.mapping.evaluate` counts. ``out_bits``: the width the result leaves with."""
+    :func:`.mapping.evaluate` counts. ``result_bytes``: what leaves for the whole result (at the
+    width it leaves with, after any pooling on the way out), shared out over the tiles."""
     p = op.params
     df = hw.array.dataflow
     t = map_tile(df, p["m"], p["n"], p["k"])
@@ -197,7 +198,7 @@ def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, out_bits: int) -> l
              "weight": _Cumulative(_bytes(w.elements, w.bits), whole["weight"])}
     spill_share = _Cumulative(bits["output"], 8)
     refetch_share = _Cumulative(bits["output"], 8)
-    result_share = _Cumulative(out_bits, 8)
+    result_share = _Cumulative(result_bytes, p["m"] * p["n"])
     blocks = {d: -(-ext[d] // tile[d]) for d in DIMS}
     row_folds = -(-ext["rows"] // unit["rows"])
     loaded: dict[str, tuple | None] = {"input": None, "weight": None}

@@ -45,6 +45,8 @@ OPERAND_DIMS = {
 REDUCTION = {"os": "stream", "ws": "rows", "is": "rows"}
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
 ORDERS = tuple(itertools.permutations(DIMS))
+M_DIM = {"os": "rows", "ws": "stream", "is": "cols"}
+"""The mapped dimension that carries the GEMM's M (output rows: pixels of a convolution)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Problem:
     ports: tuple[int, ...]
     dram_bytes_per_cycle: int
     dram_latency_cycles: int
+    m_multiple: int = 1                   # blocks along M must hold whole multiples of this (pooling windows)
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,11 @@ def _bytes(elements: int, bits: int) -> int:
     return -(-elements * bits // 8)
 
 
-def problem_of(op: Op, hw: HardwareSpec, out_bits: int) -> Problem:
-    """The search problem of a GEMM/conv op on ``hw``; ``out_bits``: the width its result leaves with."""
+def problem_of(op: Op, hw: HardwareSpec, out_bits: int, result_bytes: int | None = None,
+               m_multiple: int = 1) -> Problem:
+    """The search problem of a GEMM/conv op on ``hw``: ``out_bits``, the width its result leaves with;
+    ``result_bytes``, what leaves (default: every result at ``out_bits``; less when pooling is
+    applied on the way out, which needs blocks of whole ``m_multiple`` rows of M)."""
     p = op.params
     t = map_tile(hw.array.dataflow, p["m"], p["n"], p["k"])
     names = [b.name for b in hw.banks]
@@ -117,16 +123,23 @@ def problem_of(op: Op, hw: HardwareSpec, out_bits: int) -> Problem:
     return Problem(
         dataflow=hw.array.dataflow, array_rows=hw.array.rows, array_cols=hw.array.cols, timing=hw.timing,
         extent=(t.rows, t.cols, t.stream), bits=(a.bits, w.bits, p["acc_bits"], out_bits),
-        compulsory=(_bytes(a.elements, a.bits), _bytes(w.elements, w.bits), _bytes(p["m"] * p["n"], out_bits)),
+        compulsory=(_bytes(a.elements, a.bits), _bytes(w.elements, w.bits),
+                    _bytes(p["m"] * p["n"], out_bits) if result_bytes is None else result_bytes),
         expand=(max(1.0, p["m"] * p["k"] / max(a.elements, 1)), max(1.0, p["k"] * p["n"] / max(w.elements, 1))),
         banks=tuple(names.index(hw.bank_for(o).name) for o in ("input", "weight", "output")),
         capacity_bytes=tuple(b.capacity_bytes for b in hw.banks), word_bits=tuple(b.word_bits for b in hw.banks),
         ports=tuple(b.ports for b in hw.banks), dram_bytes_per_cycle=hw.dram.bytes_per_cycle,
-        dram_latency_cycles=hw.dram.latency_cycles)
+        dram_latency_cycles=hw.dram.latency_cycles, m_multiple=m_multiple)
 
 
 def _units(pr: Problem) -> tuple[int, int, int]:
-    return pr.array_rows, pr.array_cols, 1
+    """The step of block lengths per mapped dim: the array's rows and columns (and for the dim that
+    carries M, a multiple of ``m_multiple``)."""
+    units = [pr.array_rows, pr.array_cols, 1]
+    if pr.m_multiple > 1:
+        i = DIMS.index(M_DIM[pr.dataflow])
+        units[i] = math.lcm(units[i], pr.m_multiple)
+    return tuple(units)
 
 
 def block_lengths(extent: int, unit: int, every: bool = False) -> list[int]:
@@ -201,7 +214,7 @@ def evaluate(pr: Problem, energies: AccessEnergies, objective: str, order: tuple
     partial sums never leave the output bank, and no capacity is checked."""
     df = pr.dataflow
     ext = dict(zip(DIMS, pr.extent))
-    unit = dict(zip(DIMS, _units(pr)))
+    unit = {"rows": pr.array_rows, "cols": pr.array_cols, "stream": 1}
     tile = {d: np.broadcast_to(np.asarray(tiles[d], dtype=np.int64), np.broadcast_shapes(
         *(np.shape(tiles[x]) for x in DIMS))) for d in DIMS}
     trips = {d: _trips(ext[d], tile[d]) for d in DIMS}
@@ -315,11 +328,12 @@ def evaluate(pr: Problem, energies: AccessEnergies, objective: str, order: tuple
 
 @dataclass(frozen=True)
 class Choice:
-    """The search's answer for one op: the mapping (None: the fixed mapping was no worse) and its estimate."""
+    """The search's answer for one op: the mapping (None: the fixed mapping was no worse, or nothing
+    fits when there was no fixed candidate) and its estimate."""
 
     mapping: Mapping | None
-    estimate: Estimate
-    fixed_estimate: Estimate
+    estimate: Estimate | None
+    fixed_estimate: Estimate | None
     candidates: int
 
 
@@ -350,7 +364,7 @@ LATENCY_SLACK = 0.01
 estimate is not closer to the simulation than that) and the least energy among them wins."""
 
 
-def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping,
+def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping | None,
                  every: bool = False) -> Choice:
     """The candidate of least ``objective`` (``latency``: the least energy within
     :data:`LATENCY_SLACK` of the fewest cycles); ties go to fewer DRAM bytes, then fewer tiles, then
@@ -359,11 +373,16 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
     lengths = search_space(pr, every)
     grid = np.meshgrid(*(np.array(lengths[d], dtype=np.int64) for d in DIMS), indexing="ij")
     tiles = {d: g.ravel() for d, g in zip(DIMS, grid)}
-    fixed_values = evaluate(pr, energies, objective, fixed.order, fixed.resident,
-                            {d: np.array([t]) for d, t in zip(DIMS, fixed.tile)}, fixed=True)
-    fixed_est = _estimate(fixed_values, 0)
-    columns: list[list[np.ndarray]] = [[np.array([v.flat[0]])] for v in fixed_values[1:]]
-    stream_blocks = [np.array([-(-pr.extent[2] // fixed.tile[2])])]
+    if fixed is None:  # no fixed candidate (it cannot do what the problem asks): an unbeatable placeholder
+        fixed_values = tuple(np.array([np.inf]) for _ in range(6))
+        fixed_blocks = np.array([1 << 62])
+    else:
+        fixed_values = evaluate(pr, energies, objective, fixed.order, fixed.resident,
+                                {d: np.array([t]) for d, t in zip(DIMS, fixed.tile)}, fixed=True)
+        fixed_blocks = np.array([-(-pr.extent[2] // fixed.tile[2])])
+    fixed_est = _estimate(fixed_values, 0) if fixed is not None else None
+    columns: list[list[np.ndarray]] = [[np.array([v.flat[0]], dtype=np.float64)] for v in fixed_values[1:]]
+    stream_blocks = [fixed_blocks]
     where: list[tuple] = [None]
     count = 0
     for resident in _residencies(pr):
@@ -377,6 +396,8 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
             where.extend((order, resident, int(i)) for i in feasible)
     read, write, cycles, energy, value = (np.concatenate(c) for c in columns)
     dram = read + write
+    if fixed is None and read.size == 1:
+        return Choice(None, None, None, count)
     blocks = np.concatenate(stream_blocks)
     if objective == "latency":
         fast = cycles <= cycles.min() * (1 + LATENCY_SLACK)
@@ -385,7 +406,7 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
         primary = value
     pick = int(np.lexsort((np.arange(primary.size), blocks, dram, primary))[0])
     if pick == 0:
-        return Choice(None, fixed_est, fixed_est, count)
+        return Choice(None, fixed_est, fixed_est, count)  # None, None when nothing fits and there is no fixed
     order, resident, i = where[pick]
     mapping = Mapping(order, tuple(int(tiles[d][i]) for d in DIMS), resident)
     est = Estimate(int(read[pick]), int(write[pick]), float(cycles[pick]), float(energy[pick]), float(value[pick]))
@@ -393,6 +414,6 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
 
 
 @lru_cache(maxsize=65536)
-def choose(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping) -> Choice:
+def choose(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping | None) -> Choice:
     """:func:`best_mapping`, memoised per process (sweeps repeat shapes and memory geometries)."""
     return best_mapping(pr, energies, objective, fixed)

@@ -110,9 +110,9 @@ class Placement:
                 placed.stash_bytes[bk] = placed.stash_bytes.get(bk, 0) + size
         return True
 
-    def step(self, i: int, home: str, working: dict[str, int], fused_into: Op | None = None) -> OpPlacement:
+    def step(self, i: int, home: str, working: dict[str, int], fused: tuple[Op, ...] = ()) -> OpPlacement:
         """Place op ``i``: which reads are on chip, which writes stay, what must be stashed first.
-        ``fused_into``: the element-wise op applied on this GEMM's write-back (its result is written)."""
+        ``fused``: the ops applied on this GEMM's write-back (the last one's result is what is written)."""
         op = self.ops[i]
         reads, writes = self.links[i]
         placed = OpPlacement()
@@ -121,9 +121,9 @@ class Placement:
         for bank in self.capacity:
             if self._free(bank, working) < 0:
                 self._make_room(i, bank, 0, working, set(placed.reads_on_chip), None, placed)
-        out_tensors = list(fused_into.writes) if fused_into is not None else list(op.writes)
-        out_ids = self.links[i + 1][1] if fused_into is not None else writes
-        last = i + 1 if fused_into is not None else i
+        out_tensors = list(fused[-1].writes) if fused else list(op.writes)
+        last = i + len(fused)
+        out_ids = self.links[last][1]
         for t, identity in zip(out_tensors, out_ids):
             next_use = self._next_use(identity, last)
             self.kept.pop(identity, None)   # rewritten in place (an update)

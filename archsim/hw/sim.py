@@ -32,7 +32,7 @@ import simpy
 from ..config.hardware import HardwareSpec
 from ..trace import Op, Trace
 from .actions import ActionCounts, OpTiming, Timing
-from .mapper import (MapError, Tile, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
+from .mapper import (MapError, Tile, _Cumulative, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
                      tile_op)
 from .mapping import DIMS, AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
 from .placement import OpPlacement, Placement
@@ -111,10 +111,11 @@ class _Step:
             self.events += 1
             yield self.env.timeout(time - self.env.now)
 
-    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict, fused: Op | None = None, tiles_per_block: int = 1,
+    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict, fused: tuple[Op, ...] = (), tiles_per_block: int = 1,
              local: dict[str, str] | None = None, keep_result: bool = False):
-        """Load, compute and write back the tiles of ``op``; a ``fused`` element-wise op is applied
-        by the shift/align unit on the write-back path, so only its narrower result leaves. The
+        """Load, compute and write back the tiles of ``op``; the ``fused`` ops (a requantisation,
+        pooling) are applied by the shift/align unit on the write-back path, so only their narrower
+        (smaller) result leaves. The
         loader runs up to two blocks (of ``tiles_per_block`` tiles) ahead of the array. Operands in
         ``local`` (operand → bank) are already on chip and are copied from that bank instead of
         DRAM; with ``keep_result`` the result stays in the output bank for a later op."""
@@ -211,6 +212,9 @@ class _Step:
                 self.busy["pe_array"] += drain
                 op_busy["pe_array"] += drain
 
+        # each fused op's elements, shared out over the tiles in proportion (pooling shrinks them)
+        shares = [_Cumulative(f.reads[0].elements, op.params["m"] * op.params["n"]) for f in fused]
+
         def writer():
             for _ in tiles:
                 t, ready = yield done.get()
@@ -220,16 +224,18 @@ class _Step:
                     self.actions.sram_read_bits[out_bank] += 8 * t.output_bytes
                     yield from self.wait_until(self.book_sram({out_bank: 8 * t.output_bytes}, op_busy))
                     out_bytes = t.output_bytes
-                    if fused is not None:
-                        cycles = self.count_unit_op(fused, t.m * t.n, streaming=True)
+                    if fused:
+                        cycles = 0
+                        for f, share in zip(fused, shares):  # a pipeline: the slowest stage sets the pace
+                            cycles = max(cycles, self.count_unit_op(f, share.take(t.m * t.n), streaming=True))
                         self.busy["shift_align"] += cycles
                         op_busy["shift_align"] += cycles
                         yield from self.wait_until(self.unit.book(env.now, cycles))
-                        out_bytes = -(-t.m * t.n * fused.writes[0].bits // 8)
+                        out_bytes = -(-t.m * t.n * fused[-1].writes[0].bits // 8)  # fixed tiles: one same-size op
                     if t.result_bytes is not None:
                         out_bytes = t.result_bytes
                     if keep_result:  # the result stays in the output bank for its consumer
-                        if fused is not None:
+                        if fused:
                             self.actions.sram_write_bits[out_bank] += 8 * out_bytes
                             yield from self.wait_until(self.book_sram({out_bank: 8 * out_bytes}, op_busy))
                         continue
@@ -315,15 +321,41 @@ class _Step:
         yield from self.wait_until(end)
 
 
-def _fusions(ops: list[Op], hw: HardwareSpec) -> dict[int, Op]:
+def _fusions(ops: list[Op], hw: HardwareSpec) -> dict[int, tuple[Op, ...]]:
     """GEMM index → the element-wise op right after it that consumes its whole result (the same
     number of elements), when the shift/align unit sits on the write-back path. Reductions
-    (WAGE's max|x|) and pooling need the whole tensor first and are never fused."""
+    (WAGE's max|x|) need the whole tensor first and are never fused; pooling is fused only by a
+    searched mapping whose blocks hold whole pooling windows (:func:`_pool_chain`)."""
     if not hw.shift_align.on_writeback:
         return {}
-    return {i: nxt for i, (op, nxt) in enumerate(zip(ops, ops[1:]))
+    return {i: (nxt,) for i, (op, nxt) in enumerate(zip(ops, ops[1:]))
             if op.kind in ("gemm", "conv2d") and nxt.kind == "eltwise" and nxt.reads
             and nxt.reads[0].elements == op.writes[0].elements}
+
+
+def _pool_chain(ops: list[Op], i: int, hw: HardwareSpec) -> tuple[tuple[Op, ...], int]:
+    """The pooling (and the element-wise ops on its result) that a convolution's write-back can
+    apply, and the M rows a block must hold whole for it (``size`` image rows); ((), 1) if none.
+    The convolution's M runs over (image, row, column), so a block of whole multiples of
+    ``size · out_w`` rows holds whole pooling windows."""
+    op = ops[i]
+    p = op.params
+    if (not hw.shift_align.on_writeback or op.kind != "conv2d" or i + 1 >= len(ops)
+            or p.get("m") != p.get("batch", 0) * p.get("out_h", 0) * p.get("out_w", 0)):
+        return (), 1
+    pool = ops[i + 1]
+    size = int(pool.params.get("size", 0) or 0)
+    if (pool.kind != "pool" or pool.params.get("op") not in ("max", "avg") or size < 1 or not pool.reads
+            or pool.reads[0].elements != op.writes[0].elements or p["out_h"] % size or p["out_w"] % size
+            or "compare" not in hw.shift_align.ops):
+        return (), 1
+    chain = [pool]
+    for nxt in ops[i + 2:]:
+        if nxt.kind != "eltwise" or not nxt.reads or nxt.reads[0].elements != chain[-1].writes[0].elements:
+            break
+        chain.append(nxt)
+        break  # one element-wise op after the pooling, as after a GEMM
+    return tuple(chain), size * p["out_w"]
 
 
 DEFAULT_MAX_TILES = 5_000_000
@@ -337,15 +369,20 @@ class WorkLimitError(MapError):
     """A step too large to simulate within the tile limit (message is user-facing)."""
 
 
-def compulsory_dram_bytes(op: Op, fused: Op | None = None, on_chip: tuple[str, ...] = (),
+def result_bytes(op: Op, fused: tuple[Op, ...] = ()) -> int:
+    """The DRAM bytes of a GEMM/conv op's result as it leaves: after the ops fused on its write-back."""
+    last = fused[-1].writes[0] if fused else op.writes[0]
+    return -(-last.size_bits // 8)
+
+
+def compulsory_dram_bytes(op: Op, fused: tuple[Op, ...] = (), on_chip: tuple[str, ...] = (),
                           keep_result: bool = False) -> int:
     """The DRAM traffic a GEMM/conv op cannot avoid: each operand read once (un-expanded), the
-    result written once, at the width it leaves with (the fused element-wise op's, if any);
-    operands already ``on_chip`` (``input``, ``weight``) and a result that stays cost nothing."""
-    out_bits = fused.writes[0].bits if fused is not None else op.writes[0].bits
+    result written once, as it leaves (after the ops fused on its write-back, if any); operands
+    already ``on_chip`` (``input``, ``weight``) and a result that stays cost nothing."""
     reads = sum(-(-t.size_bits // 8) for operand, t in zip(("input", "weight"), op.reads[:2])
                 if operand not in on_chip)
-    return reads + (0 if keep_result else -(-op.writes[0].elements * out_bits // 8))
+    return reads + (0 if keep_result else result_bytes(op, fused))
 
 
 @dataclass(frozen=True)
@@ -359,6 +396,8 @@ class GemmPlan:
     tiles: int
     tiles_per_block: int
     estimate: Estimate | None = None
+    fused: tuple[Op, ...] = ()
+    """The ops applied on the write-back path (a requantisation; with a searched mapping also pooling)."""
 
     def loop_order(self, dataflow: str) -> str:
         """Block loops outer → inner over the GEMM's dimensions, e.g. ``n>m>k``."""
@@ -382,8 +421,10 @@ def default_energies(hw: HardwareSpec) -> AccessEnergies:
 
 def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = None) -> dict[int, GemmPlan]:
     """The mapping of every GEMM/conv op of ``trace`` (by index) on ``hw``: the search's choice under
-    ``hw.mapping`` (the fixed mapping when it is ``fixed`` or when the search finds nothing better);
-    a :class:`MapError` when an op does not fit the banks."""
+    ``hw.mapping`` (the fixed mapping when it is ``fixed`` or when the search finds nothing better),
+    and the ops its write-back applies; a :class:`MapError` when an op does not fit the banks.
+    A searched convolution followed by pooling pools on the way out when blocks of whole pooling
+    windows fit; otherwise it maps as if the pooling were not there."""
     fused = _fusions(trace.ops, hw)
     plans = {}
     for i, op in enumerate(trace.ops):
@@ -391,26 +432,33 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
             continue
         fixed = fixed_mapping(op, hw)
         if hw.mapping == "fixed":
-            plans[i] = GemmPlan(fixed, False, "fixed", count_tiles(op, hw), 1)
+            plans[i] = GemmPlan(fixed, False, "fixed", count_tiles(op, hw), 1, fused=fused.get(i, ()))
             continue
         if energies is None:
             energies = default_energies(hw)
-        out_bits = fused[i].writes[0].bits if i in fused else op.writes[0].bits
-        choice = choose(problem_of(op, hw, out_bits), energies, hw.mapping, fixed)
+        chain, multiple = _pool_chain(trace.ops, i, hw)
+        choice = None
+        if chain:
+            pr = problem_of(op, hw, chain[-1].writes[0].bits, result_bytes(op, chain), multiple)
+            choice = choose(pr, energies, hw.mapping, None)
+        if choice is None or choice.mapping is None:
+            chain = fused.get(i, ())
+            pr = problem_of(op, hw, chain[-1].writes[0].bits if chain else op.writes[0].bits, result_bytes(op, chain))
+            choice = choose(pr, energies, hw.mapping, fixed)
         if choice.mapping is None:
-            plans[i] = GemmPlan(fixed, False, hw.mapping, count_tiles(op, hw), 1, choice.estimate)
+            plans[i] = GemmPlan(fixed, False, hw.mapping, count_tiles(op, hw), 1, choice.estimate, chain)
             continue
         per_block = (-(-choice.mapping.tile[0] // hw.array.rows)) * (-(-choice.mapping.tile[1] // hw.array.cols))
         plans[i] = GemmPlan(choice.mapping, True, hw.mapping, count_mapped_tiles(op, hw, choice.mapping), per_block,
-                            choice.estimate)
+                            choice.estimate, chain)
     return plans
 
 
-def plan_tiles(op: Op, hw: HardwareSpec, plan: GemmPlan, fused: Op | None = None) -> list[Tile]:
+def plan_tiles(op: Op, hw: HardwareSpec, plan: GemmPlan) -> list[Tile]:
     """The tiles the simulator executes for a GEMM/conv op under its plan."""
     if not plan.searched:
         return tile_op(op, hw)
-    return tile_mapping(op, hw, plan.mapping, fused.writes[0].bits if fused is not None else op.writes[0].bits)
+    return tile_mapping(op, hw, plan.mapping, result_bytes(op, plan.fused))
 
 
 def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES,
@@ -446,7 +494,8 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
         trace = trace.at_width(32)
     gemm_plans = plan_step(trace, hw, energies)
     total_tiles = _check_total(trace, hw, gemm_plans, max_tiles)
-    fused = _fusions(trace.ops, hw)
+    fused = {i: plan.fused for i, plan in gemm_plans.items() if plan.fused}
+    on_write_back = {j for i, chain in fused.items() for j in range(i + 1, i + 1 + len(chain))}
     step = _Step(hw)
     timings: list[OpTiming] = []
     plans = []
@@ -454,7 +503,7 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
     for i, op in enumerate(trace.ops):
         tiles = None
         if i in gemm_plans:
-            tiles = plan_tiles(op, hw, gemm_plans[i], fused.get(i))
+            tiles = plan_tiles(op, hw, gemm_plans[i])
         plans.append((op, tiles))
         if progress and tiles:
             tiles_done += len(tiles)
@@ -473,7 +522,7 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
             start = step.env.now
             op_busy: dict[str, int] = defaultdict(int)
             step.enter_phase(op.phase)
-            if i - 1 in fused:  # done on the previous GEMM's write-back
+            if i in on_write_back:  # done on the previous GEMM's write-back
                 step.unit_needs(op)
                 timings.append(OpTiming(op.name, op.kind, op.phase, 0, 0, 0, 0, 0, "fused", 0))
                 continue
@@ -484,7 +533,7 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
                 if tiles is not None:
                     fp = footprint_bytes(problem_of(op, hw, op.writes[0].bits), gemm_plans[i].mapping)
                     working = dict(zip(bank_names, fp))
-                placed = placement.step(i, home, working, fused.get(i))
+                placed = placement.step(i, home, working, fused.get(i, ()))
                 yield from step.stash(placed.stash_bytes, op_busy)
             local, keep = {}, False
             if tiles is not None:
@@ -493,9 +542,9 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
                     local = {operand: placed.reads_on_chip[identity]
                              for operand, identity in zip(("input", "weight"), reads)
                              if identity in placed.reads_on_chip}
-                    result = placement.links[i + 1][1] if i in fused else writes
+                    result = placement.links[i + len(fused[i])][1] if i in fused else writes
                     keep = bool(result) and all(r in placed.writes_on_chip for r in result)
-                yield from step.gemm(op, tiles, op_busy, fused.get(i), gemm_plans[i].tiles_per_block, local, keep)
+                yield from step.gemm(op, tiles, op_busy, fused.get(i, ()), gemm_plans[i].tiles_per_block, local, keep)
             else:
                 yield from step.shift_align(op, op_busy, placed, placement.links[i] if placement else None)
             cycles = int(step.env.now - start)
@@ -506,7 +555,7 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
             timings.append(OpTiming(op.name, op.kind, op.phase, cycles, len(tiles or []), op_busy.get("pe_array", 0),
                                     op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound, sram,
                                     op_busy.get("dram_read_bytes", 0), op_busy.get("dram_write_bytes", 0),
-                                    compulsory_dram_bytes(op, fused.get(i), tuple(local), keep)
+                                    compulsory_dram_bytes(op, fused.get(i, ()), tuple(local), keep)
                                     if tiles is not None else 0,
                                     mapping=("searched" if plan.searched else "fixed") if plan else "",
                                     loop_order=plan.loop_order(hw.array.dataflow) if plan else "",
