@@ -155,12 +155,11 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .config.hardware import load_hardware
     from .hw.sim import simulate
     from .trace import Trace
     from .train import record_trace
 
-    hw = load_hardware(args.hw)
+    hw = _load_hardware_for(args)
     check_writable(args.out or "runs")
     if args.trace:
         trace = Trace.load(args.trace)
@@ -189,11 +188,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(f"{trace.workload} on {hw.name}: {timing.cycles_per_step:,} cycles per step "
           f"({timing.cycles_per_step / (hw.clock_mhz * 1e3):.3f} ms at {hw.clock_mhz:g} MHz), "
           f"PE utilisation {100 * timing.utilisation(macs, pes):.1f} %, {timing.events:,} events in {wall:.2f} s")
-    gemms = [o for o in timing.ops if o.compulsory_dram_bytes]
+    gemms = [o for o in timing.ops if o.kind in ("gemm", "conv2d")]
     moved = sum(o.dram_read_bytes + o.dram_write_bytes for o in gemms)
     bound = sum(o.compulsory_dram_bytes for o in gemms)
     print(f"DRAM: {(actions.dram_read_bytes + actions.dram_write_bytes) / 1e6:,.1f} MB per step; the GEMM/conv ops move "
-          f"{moved / 1e6:,.1f} MB against {bound / 1e6:,.1f} MB compulsory ({moved / max(bound, 1):.2f}x)")
+          f"{moved / 1e6:,.1f} MB against {bound / 1e6:,.1f} MB compulsory ({moved / max(bound, 1):.2f}x); "
+          f"mapping: {hw.mapping}")
+    print(f"{'GEMM/conv op':32s} {'mapping':8s} {'loops':6s} {'block m x n x k':>18s} {'DRAM MB':>9s} "
+          f"{'bound MB':>9s} {'ratio':>6s}")
+    for o in gemms:
+        block = "x".join(str(o.block[d]) for d in "mnk") if o.block else ""
+        ratio = f"{(o.dram_read_bytes + o.dram_write_bytes) / o.compulsory_dram_bytes:.2f}" \
+            if o.compulsory_dram_bytes else "-"
+        print(f"{o.name[:32]:32s} {o.mapping:8s} {o.loop_order:6s} {block:>18s} "
+              f"{(o.dram_read_bytes + o.dram_write_bytes) / 1e6:9.3f} {o.compulsory_dram_bytes / 1e6:9.3f} {ratio:>6s}")
     print(f"{'phase':12s} {'cycles':>14s} {'share':>7s}")
     for phase, cycles in timing.phases().items():
         print(f"{phase:12s} {cycles:14,d} {100 * cycles / max(timing.cycles_per_step, 1):6.1f}%")
@@ -203,12 +211,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .cache import cache_root
-    from .config.hardware import load_hardware
     from .run import run, training_numerics
     from .train import run_key
 
     spec = load_workload(args.workload).with_overrides(epochs=args.epochs, seed=args.seed)
-    hw = load_hardware(args.hw)
+    hw = _load_hardware_for(args)
     check_writable(args.out or "runs")
     _use_cache(args.cache)
     check_writable(cache_root() / "train")
@@ -383,9 +390,23 @@ def _add_common_args(p: argparse.ArgumentParser, out_help: str, quiet: bool = Tr
 
 
 def _add_max_tiles(p: argparse.ArgumentParser) -> None:
+    """--max-tiles and --mapping of the commands that simulate."""
+    from .config.hardware import MAPPINGS
     from .hw.sim import DEFAULT_MAX_TILES
     p.add_argument("--max-tiles", type=int, default=DEFAULT_MAX_TILES, metavar="N",
                    help=f"refuse a step of more than N tiles before simulating it (default {DEFAULT_MAX_TILES:,})")
+    p.add_argument("--mapping", choices=MAPPINGS,
+                   help="override the hardware file's mapping: the search's objective (energy, latency, edp) "
+                        "or fixed (the baseline mapper)")
+
+
+def _load_hardware_for(args: argparse.Namespace):
+    """The --hw file, with --mapping applied (validated by the same rules as the file)."""
+    from .config.hardware import hardware_from_mapping, load_hardware
+    hw = load_hardware(args.hw)
+    if getattr(args, "mapping", None) and args.mapping != hw.mapping:
+        hw = hardware_from_mapping({**hw.to_dict(), "mapping": args.mapping}, hw.source_file, hw.name)
+    return hw
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -165,12 +165,24 @@ class RunResult:
                 "dram_bytes_by_op": {op.name: op.dram_read_bytes + op.dram_write_bytes for op in self.timing.ops},
                 "compulsory_dram_bytes_by_op": {op.name: op.compulsory_dram_bytes for op in self.timing.ops
                                                 if op.compulsory_dram_bytes},
+                "dram_over_compulsory_by_op": {op.name: (op.dram_read_bytes + op.dram_write_bytes)
+                                               / op.compulsory_dram_bytes
+                                               for op in self.timing.ops if op.compulsory_dram_bytes},
+                **{f"block_{d}_by_op": {op.name: op.block[d] for op in self.timing.ops if op.block} for d in "mnk"},
                 "macs_by_op": dict(self.op_macs),
                 "test_accuracy_by_epoch": {str(i + 1): a for i, a in
                                            enumerate(self.training.test_accuracy_per_epoch)}}
 
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Per GEMM/conv op, the mapping in words: searched or fixed, the loop order, resident operands."""
+        gemms = [op for op in self.timing.ops if op.mapping]
+        return {"mapping_by_op": {op.name: op.mapping for op in gemms},
+                "loop_order_by_op": {op.name: op.loop_order for op in gemms},
+                "resident_by_op": {op.name: "+".join(op.resident) for op in gemms}}
+
     def to_json(self) -> dict:
-        return {**self.parameters, **self.summary(), **self.breakdowns(), "training_reused": self.training_reused,
+        return {**self.parameters, **self.summary(), **self.breakdowns(), **self.labels(),
+                "training_reused": self.training_reused,
                 "training": self.training.to_json(),
                 "simulation": {"busy_cycles": self.timing.busy_cycles, "events": self.timing.events,
                                "actions": self.actions.to_json()},

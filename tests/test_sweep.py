@@ -24,7 +24,7 @@ import yaml
 
 from archsim import cli
 from archsim.config.hardware import hardware_from_mapping, load_hardware
-from archsim.dse import breakdowns, load, pareto
+from archsim.dse import breakdowns, labels, load, pareto
 from archsim.dse.points import expand
 from archsim.dse.spec import load_sweep
 from archsim.dse.sweep import run_sweep
@@ -101,6 +101,9 @@ def assert_same_tables(a: Path, b: Path) -> None:
     assert sorted(ta.columns) == sorted(tb.columns)
     pd.testing.assert_frame_equal(ta, tb)
     pd.testing.assert_frame_equal(breakdowns(a).reset_index(drop=True), breakdowns(b).reset_index(drop=True))
+    la, lb = labels(a), labels(b)
+    assert set(la["grp"]) == {"mapping_by_op", "loop_order_by_op", "resident_by_op"}  # every op's mapping in words
+    pd.testing.assert_frame_equal(la.reset_index(drop=True), lb.reset_index(drop=True))
 
 
 def train_files(cache: str | Path | None = None) -> list[Path]:
@@ -408,6 +411,7 @@ def test_kill_9_then_resume_stores_every_point_exactly_once(tmp_path, capsys):
     bd = breakdowns(out)
     assert set(bd["point_hash"]) == expected
     assert not bd.duplicated(["point_hash", "grp", "key"]).any()
+    assert set(labels(out)["point_hash"]) == expected and not labels(out).duplicated(["point_hash", "grp", "key"]).any()
 
     # finished: again without --resume is refused; with it, nothing is left to do
     code, _, err = sweep_cli(capsys, spec, "--out", out, "--workers", "1")

@@ -1,7 +1,8 @@
 """Design-space exploration: sweep specs → points → planner → executors → SQLite store → pandas.
 
 ``load(DIR)`` gives the points table as a DataFrame, ``breakdowns(DIR)`` the long-form
-breakdowns, ``pareto(df, minimize=[...], maximize=[...])`` the non-dominated rows.
+breakdowns, ``labels(DIR)`` the per-op mapping labels, ``pareto(df, minimize=[...],
+maximize=[...])`` the non-dominated rows.
 """
 from __future__ import annotations
 
@@ -30,4 +31,10 @@ def breakdowns(folder: str | Path):
     return _read(folder, "SELECT * FROM breakdowns ORDER BY point_hash, grp, key")
 
 
-__all__ = ["STORE_NAME", "StoreError", "breakdowns", "load", "pareto"]
+def labels(folder: str | Path):
+    """Per-op labels in long form (point_hash, grp, key, value): ``mapping_by_op`` (searched or
+    fixed), ``loop_order_by_op`` (``n>m>k``, outer to inner) and ``resident_by_op``."""
+    return _read(folder, "SELECT * FROM labels ORDER BY point_hash, grp, key")
+
+
+__all__ = ["STORE_NAME", "StoreError", "breakdowns", "labels", "load", "pareto"]

@@ -9,7 +9,9 @@ Tables:
   configuration), then every hardware and numeric parameter and every headline result as its
   own column (added as new columns appear).
 * ``breakdowns``: long form ``(point_hash, grp, key, value)``: energy and area by component
-  (stable role names), cycles and energy by phase, cycles by op.
+  (stable role names), cycles and energy by phase, cycles, DRAM bytes and block sizes by op.
+* ``labels``: the same long form with text values: per GEMM/conv op the mapping (``searched``
+  or ``fixed``), its loop order (``n>m>k``, outer to inner) and resident operands.
 
 Only the sweep's driver process writes; workers return rows to it.
 """
@@ -57,6 +59,8 @@ class Store:
                             "config_json TEXT)")
             self.db.execute("CREATE TABLE IF NOT EXISTS breakdowns (point_hash TEXT NOT NULL, grp TEXT NOT NULL, "
                             "key TEXT NOT NULL, value REAL, PRIMARY KEY (point_hash, grp, key))")
+            self.db.execute("CREATE TABLE IF NOT EXISTS labels (point_hash TEXT NOT NULL, grp TEXT NOT NULL, "
+                            "key TEXT NOT NULL, value TEXT, PRIMARY KEY (point_hash, grp, key))")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
         except OSError as exc:
@@ -76,14 +80,14 @@ class Store:
                 raise StoreError(f"{self.path}: holds another sweep (spec digest {row[0]}, this one {spec_digest}); "
                                  "choose another --out, or pass --force to replace it")
             self.db.execute("BEGIN IMMEDIATE")
-            for table in ("points", "breakdowns", "sweep"):
+            for table in ("points", "breakdowns", "labels", "sweep"):
                 self.db.execute(f"DELETE FROM {table}")
             self.db.execute("COMMIT")
             row = None
         elif row is not None and force:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM points")
-            self.db.execute("DELETE FROM breakdowns")
+            for table in ("points", "breakdowns", "labels"):
+                self.db.execute(f"DELETE FROM {table}")
             self.db.execute("COMMIT")
         self.db.execute("INSERT OR REPLACE INTO sweep VALUES ('digest', ?)", (spec_digest,))
         self.db.execute("INSERT OR REPLACE INTO sweep VALUES ('spec', ?)", (json.dumps(spec_json, sort_keys=True),))
@@ -105,8 +109,10 @@ class Store:
                 self.db.execute(f"ALTER TABLE points ADD COLUMN {_quote(name)} {_sql_type(value)}")
                 self._columns.add(name)
 
-    def put(self, row: dict[str, Any], breakdowns: Iterable[tuple[str, str, float]] = ()) -> None:
-        """Store one finished point and its breakdowns in one transaction (durable on return)."""
+    def put(self, row: dict[str, Any], breakdowns: Iterable[tuple[str, str, float | str]] = ()) -> None:
+        """Store one finished point and its breakdowns in one transaction (durable on return); string
+        values (per-op labels such as the loop order) go to the ``labels`` table."""
+        breakdowns = list(breakdowns)
         row = {**row, "finished_at": time.time()}
         cols = list(row)
         self.db.execute("BEGIN IMMEDIATE")
@@ -116,7 +122,11 @@ class Store:
                             f"VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols])
             self.db.execute("DELETE FROM breakdowns WHERE point_hash = ?", (row["point_hash"],))
             self.db.executemany("INSERT INTO breakdowns VALUES (?, ?, ?, ?)",
-                                [(row["point_hash"], g, k, float(v)) for g, k, v in breakdowns])
+                                [(row["point_hash"], g, k, float(v)) for g, k, v in breakdowns
+                                 if not isinstance(v, str)])
+            self.db.execute("DELETE FROM labels WHERE point_hash = ?", (row["point_hash"],))
+            self.db.executemany("INSERT INTO labels VALUES (?, ?, ?, ?)",
+                                [(row["point_hash"], g, k, v) for g, k, v in breakdowns if isinstance(v, str)])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

@@ -110,8 +110,10 @@ def _row(point: Point, group_key: str, status: str, error: str = "", wall_s: flo
             **{f"axis:{path}": value if not isinstance(value, bool) else int(value) for path, value in point.values}}
 
 
-def _breakdowns(result: RunResult) -> list[tuple[str, str, float]]:
-    return [(group, key, value) for group, values in result.breakdowns().items() for key, value in values.items()]
+def _breakdowns(result: RunResult) -> list[tuple[str, str, float | str]]:
+    """The numeric breakdowns and the per-op labels (strings; the store keeps them apart)."""
+    return [(group, key, value) for groups in (result.breakdowns(), result.labels())
+            for group, values in groups.items() for key, value in values.items()]
 
 
 def evaluate_point(point: Point, trained: Trained, spec: SweepSpec, group_key: str) -> tuple[dict, list]:

@@ -145,13 +145,12 @@ def _units(pr: Problem) -> tuple[int, int, int]:
 def block_lengths(extent: int, unit: int, every: bool = False) -> list[int]:
     """Candidate block lengths of one dimension: multiples of ``unit`` up to the extent (capped at
     it); by default only the smallest length of every distinct block count."""
-    lengths = sorted({min(extent, a * unit) for a in range(1, -(-extent // unit) + 1)})
+    lengths = np.unique(np.minimum(extent, unit * np.arange(1, -(-extent // unit) + 1, dtype=np.int64)))
     if every:
-        return lengths
-    best: dict[int, int] = {}
-    for t in lengths:
-        best.setdefault(-(-extent // t), t)
-    return sorted(best.values())
+        return lengths.tolist()
+    counts = -(-extent // lengths)                       # non-increasing as the length grows
+    first = np.flatnonzero(np.r_[True, counts[1:] != counts[:-1]])
+    return lengths[first].tolist()
 
 
 def _trips(extent: int, tile: np.ndarray) -> np.ndarray:
@@ -383,7 +382,8 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
     fixed_est = _estimate(fixed_values, 0) if fixed is not None else None
     columns: list[list[np.ndarray]] = [[np.array([v.flat[0]], dtype=np.float64)] for v in fixed_values[1:]]
     stream_blocks = [fixed_blocks]
-    where: list[tuple] = [None]
+    combos: list[tuple] = []
+    combo_of, index_of = [np.array([-1])], [np.array([-1])]
     count = 0
     for resident in _residencies(pr):
         for order in ORDERS:
@@ -393,7 +393,9 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
             for column, v in zip(columns, values[1:]):
                 column.append(v[feasible])
             stream_blocks.append(-(-pr.extent[2] // tiles["stream"][feasible]))
-            where.extend((order, resident, int(i)) for i in feasible)
+            combo_of.append(np.full(feasible.size, len(combos)))
+            index_of.append(feasible)
+            combos.append((order, resident))
     read, write, cycles, energy, value = (np.concatenate(c) for c in columns)
     dram = read + write
     if fixed is None and read.size == 1:
@@ -407,7 +409,8 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
     pick = int(np.lexsort((np.arange(primary.size), blocks, dram, primary))[0])
     if pick == 0:
         return Choice(None, fixed_est, fixed_est, count)  # None, None when nothing fits and there is no fixed
-    order, resident, i = where[pick]
+    order, resident = combos[int(np.concatenate(combo_of)[pick])]
+    i = int(np.concatenate(index_of)[pick])
     mapping = Mapping(order, tuple(int(tiles[d][i]) for d in DIMS), resident)
     est = Estimate(int(read[pick]), int(write[pick]), float(cycles[pick]), float(energy[pick]), float(value[pick]))
     return Choice(mapping, est, fixed_est, count)

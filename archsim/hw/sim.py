@@ -34,7 +34,7 @@ from ..trace import Op, Trace
 from .actions import ActionCounts, OpTiming, Timing
 from .mapper import (MapError, Tile, _Cumulative, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
                      tile_op)
-from .mapping import DIMS, AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
+from .mapping import AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
 from .placement import OpPlacement, Placement
 from .systolic import tile_cycles, tile_phases, unmap_tile
 

@@ -23,7 +23,8 @@ DEFAULT_MINIMIZE = ("training_energy_j",)
 BREAKDOWN_GROUPS = ("energy_j_per_step_by_component", "area_mm2_by_component", "cycles_per_step_by_phase",
                     "energy_j_per_step_by_phase", "cycles_per_step_by_op", "compute_cycles_by_op", "dram_cycles_by_op",
                     "shift_align_cycles_by_op", "sram_port_cycles_by_op", "macs_by_op", "dram_bytes_by_op",
-                    "compulsory_dram_bytes_by_op", "test_accuracy_by_epoch")
+                    "compulsory_dram_bytes_by_op", "dram_over_compulsory_by_op", "block_m_by_op", "block_n_by_op",
+                    "block_k_by_op", "test_accuracy_by_epoch")
 
 
 @dataclass
