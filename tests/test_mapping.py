@@ -264,3 +264,28 @@ def test_a_convolution_pools_and_requantises_on_its_write_back():
     assert conv1.dram_write_bytes in (0, pooled.elements * pooled.bits // 8)   # kept on chip, or pooled 8-bit
     fixed, _ = simulate(trace, hardware_from_mapping({**hw.to_dict(), "mapping": "fixed"}, "x"))
     assert {o.name: o for o in fixed.ops}["pool1/forward/max/2"].bound != "fused"
+
+
+def _state_trace(weights):
+    """A step whose stored weights are read first (quantised for the forward GEMM) and updated last."""
+    rec = TraceRecorder()
+    rec.record("eltwise", "l", "forward", [TensorAccess("l.w_stored", weights, 8, 0.0)],
+               [TensorAccess("l.w", weights, 8, 0.0)], op="shift_round_clip", shift=1, rounding="half_even")
+    rec.record("gemm", "l", "forward", [TensorAccess("l.x", 64 * 32, 8, 0.0), TensorAccess("l.w", weights, 8, 0.0)],
+               [TensorAccess("l.z", 64 * (weights // 32), 32, 0.0)], m=64, n=weights // 32, k=32, acc_bits=32)
+    rec.record("update", "l", "update", [TensorAccess("l.w_stored", weights, 8, 0.0),
+                                         TensorAccess("l.dw_q", weights, 8, 0.0)],
+               [TensorAccess("l.w_stored", weights, 8, 0.0)], op="subtract_clip", limit=64)
+    return rec.trace("t", "wage", 64, {})
+
+
+@pytest.mark.parametrize("weight_kbytes, crosses", [(64, False), (1, True)])
+def test_stored_weights_stay_on_chip_across_steps_when_they_fit(weight_kbytes, crosses):
+    """The steady state of training: weights that fit their bank for the whole step never cross
+    DRAM; weights that do not are read by the step's first op and written by the update."""
+    weights = 32 * 64   # 2 KiB
+    trace = _state_trace(weights)
+    timing, _ = simulate(trace, _hw(kbytes=[64, weight_kbytes, 64]))
+    ops = {o.name: o for o in timing.ops}
+    first, update = ops["l/forward/shift_round_clip/0"], ops["l/update/subtract_clip/2"]
+    assert (first.dram_read_bytes, update.dram_write_bytes) == ((weights, weights) if crosses else (0, 0))

@@ -11,8 +11,9 @@ home bank when it fits beside the op's working set and the tensors already kept;
 goes to DRAM. When space runs out, the kept tensor needed farthest in the future leaves first
 (Belady's rule); if it was produced on chip and is still needed it is written to DRAM once (a
 stash) and read back once by its next reader. A tensor read from DRAM that is read again later
-is kept on chip when it fits. Tensors leave the chip after their last read; tensors that
-outlive the step (updated weights) are written to DRAM.
+is kept on chip when it fits. Tensors leave the chip after their last read. State that outlives
+the step (the stored weights) stays on chip into the next step when it fits there for the whole
+step (:meth:`Placement.settle`); otherwise the update writes it to DRAM and the next step reads it.
 """
 from __future__ import annotations
 
@@ -69,21 +70,55 @@ class OpPlacement:
 
 
 class Placement:
-    """The on-chip tensors of one step, op by op. ``home(op)`` names the bank an op's results go to;
-    the caller gives each op's working set per bank (bytes its mapping occupies)."""
+    """The on-chip tensors of one step, op by op, in the steady state of training.
+
+    Tensors that are state across steps (read in the step before it writes them: the stored
+    weights) may stay on chip from one step to the next: the step starts with those that fit in
+    their home bank (the bank of the op that writes them), dirty, and :meth:`settle` repeats the
+    placement, dropping from that start every state tensor that did not end the step on chip,
+    until start and end agree. Their next use after the step is their first read in the next one."""
 
     def __init__(self, ops: list[Op], capacity_bytes: dict[str, int]) -> None:
         self.ops = ops
         self.links = tensor_links(ops)
         self.capacity = capacity_bytes
         self.uses: dict[str, list[int]] = defaultdict(list)
-        for i, (reads, _) in enumerate(self.links):
+        first_write: dict[str, int] = {}
+        for i, (reads, writes) in enumerate(self.links):
             for r in reads:
                 self.uses[r].append(i)
+            for w in writes:
+                first_write.setdefault(w, i)
+        self.state = {t: first_write[t] for t, u in self.uses.items() if t in first_write and u[0] < first_write[t]}
         self.kept: dict[str, tuple[str, int, bool]] = {}   # identity → (bank, bytes, dirty)
 
+    def settle(self, home: list[str], working: list[dict[str, int]], fused: dict[int, tuple[Op, ...]],
+               skip: set[int]) -> dict[int, OpPlacement]:
+        """The placement of every op not in ``skip`` (ops done on a write-back), given each op's home
+        bank and working set, in the steady state (see the class note)."""
+        sizes = {}
+        for op, (reads, writes) in zip(self.ops, self.links):
+            for t, identity in zip(op.reads + op.writes, reads + writes):
+                sizes[identity] = _bytes(t)
+        start = set()
+        for t in sorted(self.state, key=lambda t: self.uses[t][0]):
+            bank = home[self.state[t]]
+            if sum(sizes[u] for u in start if home[self.state[u]] == bank) + sizes[t] <= self.capacity[bank]:
+                start.add(t)
+        while True:
+            self.kept = {t: (home[self.state[t]], sizes[t], True) for t in start}
+            placed = {i: self.step(i, home[i], working[i], fused.get(i, ())) for i in range(len(self.ops))
+                      if i not in skip}
+            ended = {t for t in start if t in self.kept}
+            if ended == start:
+                return placed
+            start = ended
+
     def _next_use(self, identity: str, after: int) -> int | None:
-        return next((u for u in self.uses[identity] if u > after), None)
+        use = next((u for u in self.uses[identity] if u > after), None)
+        if use is None and identity in self.state:
+            return len(self.ops) + self.uses[identity][0]   # read again in the next step
+        return use
 
     def _free(self, bank: str, working: dict[str, int]) -> int:
         return self.capacity[bank] - working.get(bank, 0) - sum(b for k, (bk, b, _) in self.kept.items() if bk == bank)
@@ -128,7 +163,7 @@ class Placement:
             next_use = self._next_use(identity, last)
             self.kept.pop(identity, None)   # rewritten in place (an update)
             if next_use is None:
-                continue                    # outlives the step: to DRAM
+                continue                    # not read again: to DRAM
             if self._make_room(i, home, _bytes(t), working, set(placed.reads_on_chip), next_use, placed):
                 self.kept[identity] = (home, _bytes(t), True)
                 placed.writes_on_chip.add(identity)

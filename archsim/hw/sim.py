@@ -509,9 +509,14 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
             tiles_done += len(tiles)
             progress({"event": "map", "done": tiles_done, "total": total_tiles})
 
-    placement = (Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
-                 if hw.mapping != "fixed" else None)
-    bank_names = [b.name for b in hw.banks]
+    placement = placed_ops = None
+    if hw.mapping != "fixed":
+        placement = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
+        bank_names = [b.name for b in hw.banks]
+        homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
+        working = [dict(zip(bank_names, footprint_bytes(problem_of(op, hw, op.writes[0].bits), gemm_plans[i].mapping)))
+                   if i in gemm_plans else {} for i, op in enumerate(trace.ops)]
+        placed_ops = placement.settle(homes, working, fused, on_write_back)
 
     def controller():
         tiles_run = 0
@@ -526,14 +531,8 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
                 step.unit_needs(op)
                 timings.append(OpTiming(op.name, op.kind, op.phase, 0, 0, 0, 0, 0, "fused", 0))
                 continue
-            placed = None
-            if placement is not None:
-                home = hw.bank_for("weight" if op.kind == "update" else "output").name
-                working = {}
-                if tiles is not None:
-                    fp = footprint_bytes(problem_of(op, hw, op.writes[0].bits), gemm_plans[i].mapping)
-                    working = dict(zip(bank_names, fp))
-                placed = placement.step(i, home, working, fused.get(i, ()))
+            placed = placed_ops[i] if placed_ops is not None else None
+            if placed is not None:
                 yield from step.stash(placed.stash_bytes, op_busy)
             local, keep = {}, False
             if tiles is not None:
