@@ -20,9 +20,8 @@ ZigZag is not an archsim dependency. Install it in its own venv:
 Run: PYTHONPATH=. python benchmarks/compare_zigzag.py --zigzag-python /tmp/zzvenv/bin/python
      [--mapping fixed] [--hw FILE] [--workload FILE] [--batch 8] [--gemms 128x512x3136,...]
      [--lpf-limit 6] [--spatial-mappings 3] [--timeout 300] [--json OUT]
-``--mapping VALUE`` (default ``energy``) sets the hardware's ``mapping`` key on the archsim side;
-``--mapping fixed`` uses the hardware as loaded where archsim has no such key, and sets it to
-``fixed`` where it has one (its default there is ``energy``, a search).
+``--mapping VALUE`` (default ``energy``) sets the hardware's ``mapping`` key on the archsim side
+(``fixed``: the baseline mapper without a search).
 """
 from __future__ import annotations
 
@@ -108,13 +107,8 @@ def zigzag_hardware(hw: HardwareSpec, cm: CostModel, register_pj_per_bit: float)
 # --- archsim side ----------------------------------------------------------------------------
 
 def archsim_hardware(path: str, mapping: str) -> HardwareSpec:
-    """The hardware with its ``mapping`` key set to ``mapping``. Without that key in this archsim
-    (older specs), ``fixed`` is the hardware as loaded and anything else is a ConfigError. With
-    it, ``fixed`` is set explicitly too, since the key's default is a mapping search."""
+    """The hardware with its ``mapping`` key set to ``mapping`` (validated like a file)."""
     hw = load_hardware(path)
-    has_key = "mapping" in hw.to_dict()
-    if mapping == "fixed" and not has_key:
-        return hw
     return hardware_from_mapping({**hw.to_dict(), "mapping": mapping}, f"{path} (with mapping: {mapping})",
                                  hw.name)
 
@@ -265,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gemms", default=DEFAULT_GEMMS, help="comma-separated MxNxK ('' for none)")
     ap.add_argument("--gemm-bits", default="8x8", help="input x weight bits of the --gemms")
     ap.add_argument("--mapping", default="energy",
-                    help="archsim hardware 'mapping' key; 'fixed' = the hardware as loaded")
+                    help="archsim hardware 'mapping' key: energy, latency, edp or fixed")
     ap.add_argument("--objective", default="energy", choices=("energy", "latency", "EDP"), help="ZigZag's")
     ap.add_argument("--lpf-limit", type=int, default=6, help="LOMA loop-prime-factor limit")
     ap.add_argument("--spatial-mappings", type=int, default=3, help="spatial mappings ZigZag evaluates per layer")
@@ -283,8 +277,6 @@ def main(argv: list[str] | None = None) -> int:
         gemms = [_shape(g) for g in args.gemms.split(",") if g.strip()]
     except ConfigError as exc:
         print(f"error: {exc}")
-        if args.mapping != "fixed":
-            print("(the hardware 'mapping' key may not exist in this archsim yet; use --mapping fixed)")
         return 2
     except ValueError as exc:
         print(f"error: {exc}")

@@ -93,3 +93,12 @@ def test_a_bad_axis_names_the_spec_file_and_the_axis(tmp_path, axes, where):
     with pytest.raises(ConfigError) as info:
         expand(_spec(tmp_path, axes))
     assert str(tmp_path / "s.yaml") in str(info.value) and where in str(info.value)
+
+
+def test_the_mapping_objective_is_an_axis(tmp_path):
+    """A sweep can compare mappings of the same hardware: ``mapping`` is a hardware key like any other."""
+    points = expand(_spec(tmp_path, {"mapping": ["fixed", "energy", "edp"]}))
+    assert sorted(p.hardware.mapping for p in points) == ["edp", "energy", "fixed"]
+    assert len({p.point_hash for p in points}) == 3
+    with pytest.raises(ConfigError, match="mapping"):
+        expand(_spec(tmp_path, {"mapping": ["fastest"]}, "bad.yaml"))

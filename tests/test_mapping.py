@@ -63,7 +63,7 @@ def test_the_search_equals_a_brute_force_enumeration_on_small_shapes(seed):
              **{"pe_array.dataflow": rng.choice(["os", "ws", "is"]), "pe_array.rows": rng.choice([2, 4, 8]),
                 "pe_array.cols": rng.choice([2, 4, 8])})
     op = _gemm(m, n, k, conv=rng.random() < 0.3).ops[0]
-    pr = problem_of(op, hw, 32)
+    pr = problem_of(op, hw, 32, m_multiple=rng.choice([1, 1, 3, 6]))   # blocks of whole pooling windows
     energies = default_energies(hw)
     for objective in OBJECTIVES:
         fast = best_mapping(pr, energies, objective, fixed_mapping(op, hw))
