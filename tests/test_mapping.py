@@ -123,20 +123,21 @@ def _real_trace(workload, algorithm, hw, batch):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_the_search_is_never_worse_than_the_fixed_mapping(name):
-    """On its own objective (the estimate) for every op, and in the simulation: an energy-mapped step
-    moves no more DRAM bytes per GEMM and costs no more energy than the fixed mapping."""
+    """In the simulation of a real step on every shipped config: the energy-mapped step moves no more
+    DRAM bytes and costs no more energy than the fixed mapping (per op on the estimate: below)."""
     base = load_hardware(f"hwconfigs/{name}.yaml")
     algorithm = base.algorithms[0]
     workload = "workloads/lenet5_wage.yaml" if algorithm == "wage" else "workloads/mlp2_nitro.yaml"
-    trace = _real_trace(workload, algorithm, base, 32)
+    trace = _real_trace(workload, algorithm, base, 16)
     results = {}
     for objective in ("fixed",) + OBJECTIVES:
         hw = hardware_from_mapping({**base.to_dict(), "mapping": objective}, name)
         if objective != "fixed":
-            for plan in plan_step(trace, hw).values():
+            for plan in plan_step(trace, hw).values():   # every op went through the search
                 assert plan.estimate is not None
-        timing, actions = simulate(trace, hw)
-        results[objective] = (timing, CostModel(hw).price(timing, actions).energy_pj)
+        if objective in ("fixed", "energy"):   # simulated: the default against the baseline
+            timing, actions = simulate(trace, hw)
+            results[objective] = (timing, CostModel(hw).price(timing, actions).energy_pj)
     fixed_timing, fixed_energy = results["fixed"]
     energy_timing, energy = results["energy"]
     assert energy <= fixed_energy
@@ -153,8 +154,10 @@ def test_the_choice_is_no_worse_than_fixed_on_the_estimate(objective):
     for m, n, k in itertools.product((7, 33), (5, 40), (3, 64)):
         op = _gemm(m, n, k).ops[0]
         choice = best_mapping(problem_of(op, hw, 32), energies, objective, fixed_mapping(op, hw))
-        assert _primary(choice, objective) <= _primary(type(choice)(None, choice.fixed_estimate, None, 0), objective) \
-            or objective == "latency" and choice.estimate.cycles <= choice.fixed_estimate.cycles * 1.01
+        if objective == "latency":
+            assert choice.estimate.cycles <= choice.fixed_estimate.cycles
+        else:
+            assert choice.estimate.objective <= choice.fixed_estimate.objective
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
@@ -237,7 +240,7 @@ def test_a_tensor_needed_later_that_loses_its_place_is_stashed_once_and_read_bac
                                                               for o in timing.ops if o.kind not in ("gemm",)))
 
 
-@pytest.mark.parametrize("name", ["array_16x16", "edge_8x8", "nitro_16x16"])
+@pytest.mark.parametrize("name", ["array_16x16", "nitro_16x16", "tpu_32x32"])
 def test_any_mapping_does_the_same_work(name):
     """Mapping and placement change where data moves, never what is computed: MACs, shift/align
     operations (fused on a write-back or not) and random bits are those of the fixed mapping."""

@@ -70,6 +70,14 @@ def test_report_figures_tables_and_page_from_a_stored_sweep(stored, tmp_path):
     by_phase = pd.read_csv(out / "by_phase.csv")
     cycles = by_phase.groupby("point_hash")["cycles_per_step"].sum()
     assert (cycles.loc[store.point_hash].to_numpy() == store.cycles_per_step.to_numpy()).all()
+    mappings = pd.read_csv(out / "mappings.csv", keep_default_na=False)
+    assert set(mappings.point_hash) == set(store.point_hash)
+    assert {"searched", "fixed"} >= set(mappings["mapping"]) and "searched" in set(mappings["mapping"])
+    assert (mappings.dram_bytes == mappings.dram_over_compulsory * mappings.compulsory_dram_bytes).where(
+        mappings.compulsory_dram_bytes > 0, True).all() or np.allclose(
+        mappings.dram_bytes[mappings.compulsory_dram_bytes > 0],
+        (mappings.dram_over_compulsory * mappings.compulsory_dram_bytes)[mappings.compulsory_dram_bytes > 0])
+    assert mappings.loop_order.str.fullmatch(r"[mnk]>[mnk]>[mnk]").all()
     page = (out / "index.html").read_text()
     assert "Findings" in page and "Best accuracy" in page and page.count("<img") == len(report.figures)
 

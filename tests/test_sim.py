@@ -134,7 +134,8 @@ def test_missing_shift_align_capability_is_named(tmp_path):
                                          "numerics[1].algorithm"),
                                         ({"pe_array.operand_bits": 8, "numerics": [{"algorithm": "nitro_d", "k_w": 16}]},
                                          "numerics[0].k_w"),
-                                        ({"numerics": []}, "numerics")])
+                                        ({"numerics": []}, "numerics"),
+                                        ({"mapping": "fastest"}, "mapping")])
 def test_bad_hardware_configs(tmp_path, change, key):
     with pytest.raises(ConfigError, match=re.escape(key)):
         _hw(tmp_path, **change)

@@ -358,16 +358,21 @@ def search_space(pr: Problem, every: bool = False) -> dict[str, list[int]]:
     return {d: block_lengths(e, u, every) for d, e, u in zip(DIMS, pr.extent, _units(pr))}
 
 
+SLACK = 0.005
+"""Under ``energy`` and ``edp``, mappings within 0.5 % of the least estimate (and no worse than the
+fixed mapping) count as equal and the one with the fewest tiles wins: the estimate is not closer
+to the simulation than that, and fewer, larger tiles cost less control (and simulation) work."""
 LATENCY_SLACK = 0.01
 """Under ``latency``, mappings within 1 % of the least estimated cycles count as equally fast (the
-estimate is not closer to the simulation than that) and the least energy among them wins."""
+estimate leaves out stalls) and the least energy among them wins (within :data:`SLACK`)."""
 
 
 def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping | None,
                  every: bool = False) -> Choice:
-    """The candidate of least ``objective`` (``latency``: the least energy within
-    :data:`LATENCY_SLACK` of the fewest cycles); ties go to fewer DRAM bytes, then fewer tiles, then
-    the earlier candidate. ``fixed`` (today's mapping in this form) comes first, so it is kept when
+    """The candidate of least ``objective`` — for ``latency``, the least energy among those within
+    :data:`LATENCY_SLACK` of the fewest cycles and no slower than the fixed mapping — taking, among
+    those within :data:`SLACK` of it (and no worse than the fixed mapping), the fewest tiles, then
+    the least, fewer DRAM bytes and the earlier candidate. ``fixed`` (today's mapping in this form) comes first, so it is kept when
     nothing is better. ``every`` enumerates every block length (the brute force of the tests)."""
     lengths = search_space(pr, every)
     grid = np.meshgrid(*(np.array(lengths[d], dtype=np.int64) for d in DIMS), indexing="ij")
@@ -401,12 +406,15 @@ def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: M
     if fixed is None and read.size == 1:
         return Choice(None, None, None, count)
     blocks = np.concatenate(stream_blocks)
-    if objective == "latency":
-        fast = cycles <= cycles.min() * (1 + LATENCY_SLACK)
+    if objective == "latency":  # as fast as the fastest (within the slack) and the fixed mapping, then energy
+        fast = cycles <= min(cycles.min() * (1 + LATENCY_SLACK), cycles[0])
         primary = np.where(fast, energy, np.inf)
+        near = primary <= primary.min() * (1 + SLACK)
     else:
         primary = value
-    pick = int(np.lexsort((np.arange(primary.size), blocks, dram, primary))[0])
+        near = primary <= min(primary.min() * (1 + SLACK), primary[0])
+    # within the slack, the fewest tiles; then the least, fewer DRAM bytes, the earlier candidate
+    pick = int(np.lexsort((np.arange(primary.size), dram, primary, blocks, ~near))[0])
     if pick == 0:
         return Choice(None, fixed_est, fixed_est, count)  # None, None when nothing fits and there is no fixed
     order, resident = combos[int(np.concatenate(combo_of)[pick])]

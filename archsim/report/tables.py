@@ -39,8 +39,28 @@ def _long(data: ReportData, groups: dict[str, str], key_name: str) -> pd.DataFra
     return out.sort_values(["point_hash", key_name]).reset_index(drop=True)
 
 
+def mappings(data: ReportData) -> pd.DataFrame:
+    """Per point and GEMM/conv op: the mapping (searched or fixed), its loop order, block sizes and
+    resident operands, the DRAM bytes against the compulsory bytes and their ratio."""
+    numeric = _long(data, {"block_m_by_op": "block_m", "block_n_by_op": "block_n", "block_k_by_op": "block_k",
+                           "dram_bytes_by_op": "dram_bytes", "compulsory_dram_bytes_by_op": "compulsory_dram_bytes",
+                           "dram_over_compulsory_by_op": "dram_over_compulsory"}, "op")
+    if "block_m" not in numeric.columns:
+        return numeric.iloc[0:0]
+    numeric = numeric[numeric["block_m"].notna()]
+    if data.labels.empty:
+        return numeric
+    words = data.labels.pivot_table(index=["point_hash", "key"], columns="grp", values="value",
+                                    aggfunc="first").reset_index().rename(columns={
+        "key": "op", "mapping_by_op": "mapping", "loop_order_by_op": "loop_order", "resident_by_op": "resident"})
+    out = numeric.merge(words, on=["point_hash", "op"], how="left")
+    first = ["point_hash", "workload", "hardware", "op", "mapping", "loop_order"]
+    return out[[c for c in first if c in out.columns] + [c for c in out.columns if c not in first]]
+
+
 def tables(data: ReportData) -> dict[str, pd.DataFrame]:
-    """points (all, every parameter and result), pareto, by_component and by_phase (long form)."""
+    """points (all, every parameter and result), pareto, by_component and by_phase (long form), and
+    the per-op mappings."""
     points = data.points.drop(columns=[c for c in HIDDEN_COLUMNS if c in data.points.columns])
     return {
         "points": points,
@@ -49,6 +69,7 @@ def tables(data: ReportData) -> dict[str, pd.DataFrame]:
                                      "area_mm2_by_component": "area_mm2"}, "component"),
         "by_phase": _long(data, {"cycles_per_step_by_phase": "cycles_per_step",
                                  "energy_j_per_step_by_phase": "energy_j_per_step"}, "phase"),
+        "mappings": mappings(data),
     }
 
 
