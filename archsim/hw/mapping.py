@@ -14,7 +14,8 @@ accumulator width and read them back.
 The search minimises an analytical cost of every candidate: DRAM bytes (exact, the simulator
 moves the same bytes), SRAM bits per bank, a cycle estimate and an energy estimate from the
 cost model's per-access prices (:class:`AccessEnergies`). The objective is ``energy``,
-``latency`` (the cycle estimate) or ``edp`` (their product). Candidates are the smallest block
+``latency`` (the cycle estimate) or ``edp`` (their product); among candidates within
+:data:`SLACK` of the best the one with the fewest tiles wins. Candidates are the smallest block
 of every distinct block count per dimension: every cost term depends on a block's length only
 through the number of blocks, grows with it (capacity, the first load), or is a convex sum over
 the blocks that the most even split minimises, so nothing better is left out — a test checks
