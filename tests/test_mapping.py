@@ -292,3 +292,30 @@ def test_stored_weights_stay_on_chip_across_steps_when_they_fit(weight_kbytes, c
     ops = {o.name: o for o in timing.ops}
     first, update = ops["l/forward/shift_round_clip/0"], ops["l/update/subtract_clip/2"]
     assert (first.dram_read_bytes, update.dram_write_bytes) == ((weights, weights) if crosses else (0, 0))
+
+
+def test_points_that_differ_only_in_prices_share_one_simulation():
+    """Clock, node, DRAM type and zero gating only price a step: with the same plans the memoised
+    simulation is exactly a fresh one; a change that moves data (a bank size) simulates again."""
+    from archsim.hw.sim import SIMULATIONS
+    base = load_hardware("hwconfigs/tpu_32x32.yaml")
+    trace = _real_trace("workloads/lenet5_wage.yaml", "wage", base, 8)
+    simulate(trace, base)
+    base_plans = {i: (p.mapping, p.searched) for i, p in plan_step(trace, base).items()}
+    shared = 0
+    for change in ({"clock_mhz": 500.0}, {"technology_nm": 28}, {"dram": {**base.to_dict()["dram"], "type": "ddr4"}},
+                   {"pe_array": {**base.to_dict()["pe_array"], "zero_gating": True}}):
+        hw = hardware_from_mapping({**base.to_dict(), **change}, "x")
+        hits = SIMULATIONS.hits
+        memoised = simulate(trace, hw)
+        same_plans = {i: (p.mapping, p.searched) for i, p in plan_step(trace, hw).items()} == base_plans
+        assert SIMULATIONS.hits == hits + same_plans   # a hit exactly when the prices chose the same plans
+        shared += same_plans
+        fresh = simulate(trace, hw, memo=False)
+        assert memoised[0] == fresh[0] and memoised[1].to_json() == fresh[1].to_json()
+    assert shared >= 2
+    bigger = hardware_from_mapping({**base.to_dict(), "sram": {"banks": [
+        {**b, "kbytes": b["kbytes"] // 2} for b in base.to_dict()["sram"]["banks"]]}}, "x")
+    misses = SIMULATIONS.misses
+    simulate(trace, bigger)
+    assert SIMULATIONS.misses == misses + 1

@@ -207,7 +207,26 @@ def footprint_bytes(pr: Problem, mapping: Mapping) -> tuple[int, ...]:
 def evaluate(pr: Problem, energies: AccessEnergies, objective: str, order: tuple[str, ...],
              resident: tuple[str, ...], tiles: dict[str, np.ndarray], fixed: bool = False):
     """Estimates of the candidates ``tiles`` (arrays of block lengths per dim, broadcast together)
-    under one loop order and residency: (feasible, dram read, dram write, cycles, energy, objective).
+    under one loop order and residency: (feasible, dram read, dram write, cycles, energy, objective)."""
+    feasible, read, write, cycles, bits = features(pr, order, resident, tiles, fixed)
+    energy = _energy(read + write, cycles, bits, energies)
+    return feasible, read, write, cycles, energy, _value(objective, energy, cycles)
+
+
+def _energy(dram: np.ndarray, cycles: np.ndarray, bits: np.ndarray, energies: AccessEnergies) -> np.ndarray:
+    """DRAM bytes, leakage over the cycles and SRAM bits (rows: reads then writes per bank) priced."""
+    weights = np.array(energies.sram_read_pj_per_bit + energies.sram_write_pj_per_bit)
+    return dram * energies.dram_pj_per_byte + cycles * energies.leakage_pj_per_cycle + weights @ bits
+
+
+def _value(objective: str, energy: np.ndarray, cycles: np.ndarray) -> np.ndarray:
+    return {"energy": energy, "latency": cycles, "edp": energy * cycles}[objective]
+
+
+def features(pr: Problem, order: tuple[str, ...], resident: tuple[str, ...], tiles: dict[str, np.ndarray],
+             fixed: bool = False):
+    """What the estimate of each candidate is made of, before any price: (feasible, DRAM bytes read,
+    written, cycles, SRAM bits as rows of reads then writes per bank).
 
     ``fixed`` evaluates the fixed mapping of :func:`.mapper.tile_op` instead, which works tile by
     tile: every tile fetches its moving operands anew (the stationary one only when it changes),
@@ -318,12 +337,8 @@ def evaluate(pr: Problem, energies: AccessEnergies, objective: str, order: tuple
                   + _block_elements(dims["weight"], tile) * w_bits / 8 / pr.expand[1])
     cycles = (pr.dram_latency_cycles + first_load / pr.dram_bytes_per_cycle
               + np.maximum(np.maximum(compute, dram_cycles), port_cycles))
-    energy = ((dram_read + dram_write) * energies.dram_pj_per_byte + cycles * energies.leakage_pj_per_cycle)
-    for bank in range(n_banks):
-        energy = (energy + read_bits[bank] * energies.sram_read_pj_per_bit[bank]
-                  + write_bits[bank] * energies.sram_write_pj_per_bit[bank])
-    value = {"energy": energy, "latency": cycles, "edp": energy * cycles}[objective]
-    return feasible, dram_read, dram_write, cycles, energy, value
+    bits = np.stack([np.broadcast_to(b, cycles.shape) for b in read_bits + write_bits]).astype(np.float64)
+    return feasible, dram_read, dram_write, cycles, bits
 
 
 @dataclass(frozen=True)
@@ -348,12 +363,6 @@ def _residencies(pr: Problem) -> list[tuple[str, ...]]:
     return [r for n in range(len(fits) + 1) for r in itertools.combinations(fits, n)]
 
 
-def _estimate(values, i) -> Estimate:
-    _, read, write, cycles, energy, value = values
-    return Estimate(int(read.flat[i]), int(write.flat[i]), float(cycles.flat[i]), float(energy.flat[i]),
-                    float(value.flat[i]))
-
-
 def search_space(pr: Problem, every: bool = False) -> dict[str, list[int]]:
     """Candidate block lengths per dim (``every``: all multiples of the unit, for brute force)."""
     return {d: block_lengths(e, u, every) for d, e, u in zip(DIMS, pr.extent, _units(pr))}
@@ -368,61 +377,99 @@ LATENCY_SLACK = 0.01
 estimate leaves out stalls) and the least energy among them wins (within :data:`SLACK`)."""
 
 
+@dataclass(frozen=True)
+class _Candidates:
+    """Every feasible candidate of one problem with its price-free features (row 0: the fixed
+    mapping, or an unbeatable placeholder when there is none)."""
+
+    read: np.ndarray
+    write: np.ndarray
+    cycles: np.ndarray
+    bits: np.ndarray          # SRAM bits, reads then writes per bank × candidates
+    blocks: np.ndarray        # stream blocks (tiles per fold pair)
+    combo: np.ndarray         # index into ``combos`` (-1: row 0)
+    index: np.ndarray         # index into ``tiles``
+    combos: tuple
+    tiles: dict
+    count: int
+    has_fixed: bool
+
+
+def _candidates(pr: Problem, fixed: Mapping | None, every: bool) -> _Candidates:
+    lengths = search_space(pr, every)
+    grid = np.meshgrid(*(np.array(lengths[d], dtype=np.int64) for d in DIMS), indexing="ij")
+    tiles = {d: g.ravel() for d, g in zip(DIMS, grid)}
+    n_bits = 2 * len(pr.capacity_bytes)
+    if fixed is None:
+        first = (np.array([np.inf]), np.array([np.inf]), np.array([np.inf]), np.full((n_bits, 1), np.inf))
+        blocks = [np.array([1 << 62])]
+    else:
+        _, read, write, cycles, bits = features(pr, fixed.order, fixed.resident,
+                                                {d: np.array([t]) for d, t in zip(DIMS, fixed.tile)}, fixed=True)
+        first = (read.astype(np.float64), write.astype(np.float64), cycles, bits)
+        blocks = [np.array([-(-pr.extent[2] // fixed.tile[2])])]
+    reads, writes, cycles_list, bits_list = ([x] for x in first)
+    combo, index, combos, count = [np.array([-1])], [np.array([-1])], [], 0
+    for resident in _residencies(pr):
+        for order in ORDERS:
+            feasible, read, write, cycles, bits = features(pr, order, resident, tiles)
+            keep = np.flatnonzero(feasible)
+            count += int(feasible.size)
+            reads.append(read[keep].astype(np.float64))
+            writes.append(write[keep].astype(np.float64))
+            cycles_list.append(cycles[keep])
+            bits_list.append(bits[:, keep])
+            blocks.append(-(-pr.extent[2] // tiles["stream"][keep]))
+            combo.append(np.full(keep.size, len(combos)))
+            index.append(keep)
+            combos.append((order, resident))
+    return _Candidates(np.concatenate(reads), np.concatenate(writes), np.concatenate(cycles_list),
+                       np.concatenate(bits_list, axis=1), np.concatenate(blocks), np.concatenate(combo),
+                       np.concatenate(index), tuple(combos), tiles, count, fixed is not None)
+
+
+@lru_cache(maxsize=48)
+def _candidates_memo(pr: Problem, fixed: Mapping | None) -> _Candidates:
+    """:func:`_candidates`, memoised by problem (prices are applied afterwards: a sweep over clocks,
+    nodes or DRAM types re-weighs the same table)."""
+    return _candidates(pr, fixed, False)
+
+
 def best_mapping(pr: Problem, energies: AccessEnergies, objective: str, fixed: Mapping | None,
                  every: bool = False) -> Choice:
     """The candidate of least ``objective`` — for ``latency``, the least energy among those within
     :data:`LATENCY_SLACK` of the fewest cycles and no slower than the fixed mapping — taking, among
     those within :data:`SLACK` of it (and no worse than the fixed mapping), the fewest tiles, then
-    the least, fewer DRAM bytes and the earlier candidate. ``fixed`` (today's mapping in this form) comes first, so it is kept when
-    nothing is better. ``every`` enumerates every block length (the brute force of the tests)."""
-    lengths = search_space(pr, every)
-    grid = np.meshgrid(*(np.array(lengths[d], dtype=np.int64) for d in DIMS), indexing="ij")
-    tiles = {d: g.ravel() for d, g in zip(DIMS, grid)}
-    if fixed is None:  # no fixed candidate (it cannot do what the problem asks): an unbeatable placeholder
-        fixed_values = tuple(np.array([np.inf]) for _ in range(6))
-        fixed_blocks = np.array([1 << 62])
-    else:
-        fixed_values = evaluate(pr, energies, objective, fixed.order, fixed.resident,
-                                {d: np.array([t]) for d, t in zip(DIMS, fixed.tile)}, fixed=True)
-        fixed_blocks = np.array([-(-pr.extent[2] // fixed.tile[2])])
-    fixed_est = _estimate(fixed_values, 0) if fixed is not None else None
-    columns: list[list[np.ndarray]] = [[np.array([v.flat[0]], dtype=np.float64)] for v in fixed_values[1:]]
-    stream_blocks = [fixed_blocks]
-    combos: list[tuple] = []
-    combo_of, index_of = [np.array([-1])], [np.array([-1])]
-    count = 0
-    for resident in _residencies(pr):
-        for order in ORDERS:
-            values = evaluate(pr, energies, objective, order, resident, tiles)
-            feasible = np.flatnonzero(values[0])
-            count += int(values[0].size)
-            for column, v in zip(columns, values[1:]):
-                column.append(v[feasible])
-            stream_blocks.append(-(-pr.extent[2] // tiles["stream"][feasible]))
-            combo_of.append(np.full(feasible.size, len(combos)))
-            index_of.append(feasible)
-            combos.append((order, resident))
-    read, write, cycles, energy, value = (np.concatenate(c) for c in columns)
-    dram = read + write
-    if fixed is None and read.size == 1:
-        return Choice(None, None, None, count)
-    blocks = np.concatenate(stream_blocks)
+    the least, fewer DRAM bytes and the earlier candidate. ``fixed`` (today's mapping in this form)
+    comes first. ``every`` enumerates every block length (the brute force of the tests)."""
+    c = _candidates(pr, fixed, True) if every else _candidates_memo(pr, fixed)
+    dram = c.read + c.write
+    with np.errstate(invalid="ignore"):  # row 0 is all infinite without a fixed mapping
+        energy = _energy(dram, c.cycles, c.bits, energies)
+        if not c.has_fixed:
+            energy[0] = np.inf
+        value = _value(objective, energy, c.cycles)
+    fixed_est = (Estimate(int(c.read[0]), int(c.write[0]), float(c.cycles[0]), float(energy[0]), float(value[0]))
+                 if c.has_fixed else None)
+    if not c.has_fixed and dram.size == 1:
+        return Choice(None, None, None, c.count)
     if objective == "latency":  # as fast as the fastest (within the slack) and the fixed mapping, then energy
-        fast = cycles <= min(cycles.min() * (1 + LATENCY_SLACK), cycles[0])
+        fast = c.cycles <= min(c.cycles.min() * (1 + LATENCY_SLACK), c.cycles[0])
         primary = np.where(fast, energy, np.inf)
         near = primary <= primary.min() * (1 + SLACK)
     else:
         primary = value
         near = primary <= min(primary.min() * (1 + SLACK), primary[0])
     # within the slack, the fewest tiles; then the least, fewer DRAM bytes, the earlier candidate
-    pick = int(np.lexsort((np.arange(primary.size), dram, primary, blocks, ~near))[0])
+    pick = int(np.lexsort((np.arange(primary.size), dram, primary, c.blocks, ~near))[0])
     if pick == 0:
-        return Choice(None, fixed_est, fixed_est, count)  # None, None when nothing fits and there is no fixed
-    order, resident = combos[int(np.concatenate(combo_of)[pick])]
-    i = int(np.concatenate(index_of)[pick])
-    mapping = Mapping(order, tuple(int(tiles[d][i]) for d in DIMS), resident)
-    est = Estimate(int(read[pick]), int(write[pick]), float(cycles[pick]), float(energy[pick]), float(value[pick]))
-    return Choice(mapping, est, fixed_est, count)
+        return Choice(None, fixed_est, fixed_est, c.count)  # None, None when nothing fits and there is no fixed
+    order, resident = c.combos[int(c.combo[pick])]
+    i = int(c.index[pick])
+    mapping = Mapping(order, tuple(int(c.tiles[d][i]) for d in DIMS), resident)
+    est = Estimate(int(c.read[pick]), int(c.write[pick]), float(c.cycles[pick]), float(energy[pick]),
+                   float(value[pick]))
+    return Choice(mapping, est, fixed_est, c.count)
 
 
 @lru_cache(maxsize=65536)

@@ -21,9 +21,12 @@ transfer or tile computation, never for a cycle.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import heapq
+import json
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -481,18 +484,80 @@ def _check_total(trace: Trace, hw: HardwareSpec, plans: dict[int, GemmPlan], max
     return total
 
 
+def _trace_digest(trace: Trace) -> str:
+    """A content digest of a trace, computed once per trace object."""
+    cached = getattr(trace, "_content_digest", None)
+    if cached is None:
+        cached = hashlib.sha256(json.dumps(trace.to_json(), sort_keys=True).encode()).hexdigest()
+        trace._content_digest = cached  # a plain dataclass: the digest rides along with it
+    return cached
+
+
+def timing_key(trace: Trace, hw: HardwareSpec, plans: dict[int, GemmPlan]) -> tuple:
+    """Everything a simulation's numbers depend on: the trace, the hardware fields the model reads
+    (not the clock, node, DRAM type, zero gating or numerics, which only price or train) and each
+    op's plan (which the prices choose)."""
+    a, d = hw.array, hw.dram
+    return (_trace_digest(trace), a.rows, a.cols, a.dataflow, a.datatype, hw.banks, d.bytes_per_cycle,
+            d.latency_cycles, hw.shift_align, hw.random_bits_per_cycle, hw.timing, hw.mapping,
+            tuple((i, p.mapping, p.searched, p.tiles_per_block, tuple(f.name for f in p.fused))
+                  for i, p in sorted(plans.items())))
+
+
+class _SimulationMemo:
+    """The last simulations of this process by :func:`timing_key`: sweep points that differ only in
+    what prices a step (clock, node, DRAM type, zero gating) share one simulation."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size, self.entries, self.hits, self.misses = size, OrderedDict(), 0, 0
+
+    def get(self, key: tuple):
+        found = self.entries.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.entries.move_to_end(key)
+        return copy.deepcopy(found)
+
+    def put(self, key: tuple, value) -> None:
+        self.entries[key] = copy.deepcopy(value)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+SIMULATIONS = _SimulationMemo()
+
+
 def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | None = None,
              max_tiles: int | None = DEFAULT_MAX_TILES,
-             energies: AccessEnergies | None = None) -> tuple[Timing, ActionCounts]:
+             energies: AccessEnergies | None = None, memo: bool = True) -> tuple[Timing, ActionCounts]:
     """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts.
 
     A float32 datapath (``pe_array.datatype: fp32``) runs the same ops with every tensor
     32 bits wide. Each GEMM/conv op runs the mapping :func:`plan_step` chooses (priced with
     ``energies``, by default the cost model's). A step of more than ``max_tiles`` tiles is
-    refused before any work; ``progress`` receives ``map`` and ``simulate`` events."""
+    refused before any work; ``progress`` receives ``map`` and ``simulate`` events. A step
+    simulated before in this process with the same :func:`timing_key` is returned from
+    :data:`SIMULATIONS` (``memo=False`` always simulates)."""
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
     gemm_plans = plan_step(trace, hw, energies)
+    _check_total(trace, hw, gemm_plans, max_tiles)
+    key = timing_key(trace, hw, gemm_plans) if memo else None
+    if key is not None:
+        found = SIMULATIONS.get(key)
+        if found is not None:
+            return found
+    result = _simulate(trace, hw, gemm_plans, progress, max_tiles)
+    if key is not None:
+        SIMULATIONS.put(key, result)
+    return result
+
+
+def _simulate(trace: Trace, hw: HardwareSpec, gemm_plans: dict[int, GemmPlan],
+              progress: Callable[[dict], None] | None, max_tiles: int | None) -> tuple[Timing, ActionCounts]:
+    """The SimPy run of one step under its plans (see :func:`simulate`)."""
     total_tiles = _check_total(trace, hw, gemm_plans, max_tiles)
     fused = {i: plan.fused for i, plan in gemm_plans.items() if plan.fused}
     on_write_back = {j for i, chain in fused.items() for j in range(i + 1, i + 1 + len(chain))}
