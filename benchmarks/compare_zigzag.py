@@ -319,12 +319,39 @@ def main(argv: list[str] | None = None) -> int:
                      "archsim": arch, "zigzag": zz, "zigzag_input": problem})
     print()
     print_tables(rows)
+    step = whole_step_comparison(args, hw, cm, rows)
     if args.json:
         args.json.write_text(json.dumps({"zigzag_version": zz_version, "hardware": args.hw,
                                          "mapping": getattr(hw, "mapping", "fixed"), "batch": args.batch,
-                                         "rows": rows}, indent=1, default=str))
+                                         "rows": rows, "whole_step": step}, indent=1, default=str))
         print(f"\nwrote {args.json}")
     return 0 if all(r["zigzag"].get("ok") for r in rows) else 1
+
+
+def whole_step_comparison(args: argparse.Namespace, hw: HardwareSpec, cm: CostModel, rows: list[dict]) -> dict:
+    """Per hardware configuration: ZigZag's CPU seconds for the workload's forward layers against
+    archsim's for its whole training step (every op: forward, gradients, update; mapping search with
+    empty memos, simulation and pricing) at the same batch on the same hardware."""
+    from archsim.hw import mapping as mapping_search
+    full = record_trace(load_workload(args.workload), load_dataset(load_workload(args.workload).dataset, "mini"),
+                        hw.numerics_for(load_workload(args.workload).algorithm), args.batch)
+    forward = {op.layer for op in full.ops if op.phase == "forward" and op.kind in ("gemm", "conv2d")}
+    zz = [r["zigzag"] for r in rows if r["name"] in forward]
+    if not zz or not all(z.get("ok") for z in zz):
+        print("\n(whole-step comparison skipped: ZigZag did not map every forward layer)")
+        return {}
+    zz_cpu = sum(z["cpu_s"] for z in zz)
+    mapping_search.choose.cache_clear()
+    mapping_search._candidates_memo.cache_clear()
+    start = time.process_time()
+    timing, actions = simulate(full, hw, memo=False)
+    cm.price(timing, actions)
+    ours = time.process_time() - start
+    gemms = sum(1 for op in full.ops if op.kind in ("gemm", "conv2d"))
+    print(f"\nper hardware config: ZigZag maps the {len(zz)} forward layers of {full.workload} (batch {args.batch}) "
+          f"in {zz_cpu:.1f} CPU s; archsim maps, simulates and prices its whole training step ({len(full.ops)} ops, "
+          f"{gemms} of them GEMM/conv, forward, gradients and update) in {ours:.3f} CPU s: {zz_cpu / ours:,.0f}x")
+    return {"zigzag_forward_cpu_s": zz_cpu, "archsim_step_cpu_s": ours, "ops": len(full.ops), "gemm_ops": gemms}
 
 
 def zig_version_line(version: str, args: argparse.Namespace) -> str:
