@@ -319,3 +319,21 @@ def test_points_that_differ_only_in_prices_share_one_simulation():
     misses = SIMULATIONS.misses
     simulate(trace, bigger)
     assert SIMULATIONS.misses == misses + 1
+
+
+def test_a_result_read_again_later_is_not_consumed_on_the_write_back():
+    """Fusing the requantisation into the GEMM's write-back would never write the 32-bit result;
+    when a later op reads that result too, the requantisation runs as its own pass."""
+    rec = TraceRecorder()
+    m, n, k = 32, 16, 24
+    rec.record("gemm", "l", "forward", [TensorAccess("l.x", m * k, 8, 0.0), TensorAccess("l.w", k * n, 8, 0.0)],
+               [TensorAccess("l.z", m * n, 32, 0.0)], m=m, n=n, k=k, acc_bits=32)
+    rec.record("eltwise", "a", "forward", [TensorAccess("a.z", m * n, 32, 0.0)], [TensorAccess("a.y", m * n, 8, 0.0)],
+               op="shift_round_clip", shift=3, rounding="half_even")
+    rec.record("reduce", "l", "forward", [TensorAccess("l.z", m * n, 32, 0.0)], [], op="max_abs")
+    trace = rec.trace("t", "wage", m, {})
+    for mapping in ("fixed", "energy"):
+        timing, _ = simulate(trace, _hw(kbytes=[64, 64, 64], mapping=mapping))
+        assert timing.ops[1].bound != "fused", mapping
+    _, no_reuse = simulate(_gemm(m, n, k), _hw(kbytes=[64, 64, 64]))   # sanity: a lone GEMM still simulates
+    assert no_reuse.dram_write_bytes == 4 * m * n

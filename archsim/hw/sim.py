@@ -38,7 +38,7 @@ from .actions import ActionCounts, OpTiming, Timing
 from .mapper import (MapError, Tile, _Cumulative, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
                      tile_op)
 from .mapping import AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
-from .placement import OpPlacement, Placement
+from .placement import OpPlacement, Placement, tensor_links
 from .systolic import tile_cycles, tile_phases, unmap_tile
 
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
@@ -428,7 +428,22 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
     and the ops its write-back applies; a :class:`MapError` when an op does not fit the banks.
     A searched convolution followed by pooling pools on the way out when blocks of whole pooling
     windows fit; otherwise it maps as if the pooling were not there."""
-    fused = _fusions(trace.ops, hw)
+    links = tensor_links(trace.ops)
+    last_read: dict[str, int] = {}
+    for j, (reads, _) in enumerate(links):
+        for r in reads:
+            last_read[r] = j
+
+    def unseen(i: int, chain: tuple[Op, ...]) -> tuple[Op, ...]:
+        """The longest prefix of ``chain`` (the ops after GEMM ``i``) whose intermediate results no
+        later op reads: what is applied on the write-back is never written anywhere."""
+        for length in range(len(chain), 0, -1):
+            inner = [w for j in range(i, i + length) for w in links[j][1]]
+            if all(last_read.get(w, -1) <= i + length for w in inner):
+                return chain[:length]
+        return ()
+
+    fused = {i: c for i, c in ((i, unseen(i, c)) for i, c in _fusions(trace.ops, hw).items()) if c}
     plans = {}
     for i, op in enumerate(trace.ops):
         if op.kind not in ("gemm", "conv2d"):
@@ -440,6 +455,8 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
         if energies is None:
             energies = default_energies(hw)
         chain, multiple = _pool_chain(trace.ops, i, hw)
+        if unseen(i, chain) != chain:
+            chain = ()  # an intermediate of the pooling chain is read later: pool as a pass of its own
         choice = None
         if chain:
             pr = problem_of(op, hw, chain[-1].writes[0].bits, result_bytes(op, chain), multiple)
