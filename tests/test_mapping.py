@@ -337,3 +337,80 @@ def test_a_result_read_again_later_is_not_consumed_on_the_write_back():
         assert timing.ops[1].bound != "fused", mapping
     _, no_reuse = simulate(_gemm(m, n, k), _hw(kbytes=[64, 64, 64]))   # sanity: a lone GEMM still simulates
     assert no_reuse.dram_write_bytes == 4 * m * n
+
+
+@pytest.mark.parametrize("workload, hw_name, batch", [("lenet5_wage", "edge_8x8", 4), ("lenet5_wage", "fp32_16x16", 4),
+                                                      ("mlp2_nitro", "nitro_16x16", 4), ("vgg_small_wage", "edge_8x8", 2)])
+def test_what_is_kept_on_chip_always_fits_beside_the_working_set(workload, hw_name, batch):
+    """At every op the tensors kept on chip plus the op's working set fit each bank (an op's own
+    on-chip operands leave, stashed, when its mapping needs the room)."""
+    from archsim.hw.mapping import footprint_bytes
+    from archsim.hw.placement import Placement
+    hw = load_hardware(f"hwconfigs/{hw_name}.yaml")
+    spec = load_workload(f"workloads/{workload}.yaml")
+    trace = record_trace(spec, load_dataset(), None if hw.array.datatype == "fp32" else hw.numerics_for(spec.algorithm),
+                         batch)
+    if hw.array.datatype == "fp32":
+        trace = trace.at_width(32)
+    plans = plan_step(trace, hw)
+    names = [b.name for b in hw.banks]
+    homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
+    working = [dict(zip(names, footprint_bytes(problem_of(op, hw, 32), plans[i].mapping))) if i in plans else {}
+               for i, op in enumerate(trace.ops)]
+    fused = {i: p.fused for i, p in plans.items() if p.fused}
+    skip = {j for i, c in fused.items() for j in range(i + 1, i + 1 + len(c))}
+    placed = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks}).settle(homes, working, fused, skip)
+    capacity = {b.name: b.capacity_bytes for b in hw.banks}
+    for i, p in placed.items():
+        for bank, kept in p.kept_bytes.items():
+            assert kept + min(working[i].get(bank, 0), capacity[bank]) <= capacity[bank] or kept == 0, (i, bank)
+
+
+def test_state_that_ends_the_step_on_chip_without_starting_there_is_written_through():
+    """A stored weight that the step reads from DRAM and then keeps and updates on chip would be lost
+    to the next step, which starts without it: its update writes it to DRAM. Every state tensor
+    either starts and ends on chip or reaches DRAM (small banks make both cases occur)."""
+    from archsim.hw.placement import Placement
+    base = load_hardware("hwconfigs/nitro_16x16.yaml")
+    hw = hardware_from_mapping({**base.to_dict(), "sram": {"banks": [
+        {**b, "kbytes": 16} for b in base.to_dict()["sram"]["banks"]]}}, "x")
+    trace = _real_trace("workloads/mlp2_nitro.yaml", "nitro_d", hw, 4)
+    plans = plan_step(trace, hw)
+    names = [b.name for b in hw.banks]
+    homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
+    working = [dict(zip(names, __import__("archsim.hw.mapping", fromlist=["x"]).footprint_bytes(
+        problem_of(op, hw, 32), plans[i].mapping))) if i in plans else {} for i, op in enumerate(trace.ops)]
+    fused = {i: p.fused for i, p in plans.items() if p.fused}
+    skip = {j for i, c in fused.items() for j in range(i + 1, i + 1 + len(c))}
+    placement = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
+    placed = placement.settle(homes, working, fused, skip)
+    outcomes = set()
+    for t in placement.state:
+        started = t in placement.start
+        ended = t in placement.kept and t in placed[placement.last_write[t]].writes_on_chip
+        assert ended <= started, t     # never only on chip at the end unless the next step starts with it
+        outcomes.add((started, ended))
+    assert len(outcomes) >= 2
+
+
+def test_updated_weights_are_never_linked_to_another_layer():
+    hw = load_hardware("hwconfigs/nitro_16x16.yaml")
+    for workload in ("mlp2_nitro", "mlp3_nitro"):
+        spec = load_workload(f"workloads/{workload}.yaml")
+        trace = record_trace(spec, load_dataset(), hw.numerics_for(spec.algorithm), 1)
+        for op, (reads, _) in zip(trace.ops, tensor_links(trace.ops)):
+            for t, identity in zip(op.reads, reads):
+                if t.tensor.endswith(".w") or t.tensor.endswith(".w_stored"):
+                    assert identity.split(".")[0] == t.tensor.split(".")[0], (op.name, t.tensor, identity)
+
+
+def test_the_search_maps_an_op_the_fixed_mapping_cannot_hold():
+    """A 4 KiB weight bank holds the whole 64x64 weight once, but not two minimal 64x64 tiles: the
+    fixed mapping refuses the op, the search maps it."""
+    from archsim.hw.mapper import MapError
+    hw = _hw(kbytes=[8, 4, 8], **{"pe_array.rows": 64, "pe_array.cols": 64, "pe_array.dataflow": "ws"})
+    trace = _gemm(16, 64, 64)
+    timing, _ = simulate(trace, hw)
+    assert timing.ops[0].mapping == "searched"
+    with pytest.raises(MapError, match="cannot hold one minimal weight tile"):
+        simulate(trace, hardware_from_mapping({**hw.to_dict(), "mapping": "fixed"}, "x"))

@@ -186,8 +186,8 @@ def _footprint(pr: Problem, resident: tuple[str, ...], tile: dict[str, np.ndarra
     footprint = [np.zeros(tile["rows"].shape, dtype=np.int64) for _ in pr.capacity_bytes]
     for operand, bits, bank in (("input", pr.bits[0], pr.banks[0]), ("weight", pr.bits[1], pr.banks[1]),
                                 ("output", pr.bits[2], pr.banks[2])):
-        if operand in resident:
-            footprint[bank] = footprint[bank] + _bytes(math.prod(ext[d] for d in dims[operand]), bits)
+        if operand in resident:  # the whole tensor as it came from DRAM; expanded on its way to the array
+            footprint[bank] = footprint[bank] + pr.compulsory[("input", "weight").index(operand)]
             continue
         block = -(-_block_elements(dims[operand], tile) * bits // 8)
         single = np.ones(block.shape, dtype=bool)
@@ -353,12 +353,11 @@ class Choice:
 
 
 def _residencies(pr: Problem) -> list[tuple[str, ...]]:
-    """Residency choices worth trying: an operand whose whole (expanded) tensor fits its bank."""
-    df = pr.dataflow
-    ext = dict(zip(DIMS, pr.extent))
+    """Residency choices worth trying: an operand whose whole tensor (un-expanded, as DRAM holds it)
+    fits its bank."""
     fits = []
-    for operand, bits, bank in (("input", pr.bits[0], pr.banks[0]), ("weight", pr.bits[1], pr.banks[1])):
-        if _bytes(math.prod(ext[d] for d in OPERAND_DIMS[df][operand]), bits) <= pr.capacity_bytes[bank]:
+    for j, operand in enumerate(("input", "weight")):
+        if pr.compulsory[j] <= pr.capacity_bytes[pr.banks[j]]:
             fits.append(operand)
     return [r for n in range(len(fits) + 1) for r in itertools.combinations(fits, n)]
 

@@ -27,7 +27,8 @@ def tensor_links(ops: list[Op]) -> list[tuple[list[str], list[str]]]:
     """Per op, the step-wide identity of each tensor it reads and writes (see the module note)."""
     written: dict[str, tuple[int, int]] = {}    # identity → (elements, bits)
     alias: dict[str, str] = {}
-    unread: list[str] = []                      # identities written and not read yet, in write order
+    unread: list[str] = []                      # fresh identities written and not read yet, in write order
+    read_before: set[str] = set()
     out = []
     for op in ops:
         reads: list[str | None] = [None] * len(op.reads)
@@ -44,13 +45,16 @@ def tensor_links(ops: list[Op]) -> list[tuple[list[str], list[str]]]:
                 alias[t.tensor] = reads[j]   # an outside tensor keeps its own name
                 if match is not None:
                     unread.remove(match)
+        read_before.update(r for r in reads if r is not None)
         writes = []
         for t in op.writes:
             identity = alias.get(t.tensor, t.tensor)
+            fresh = identity not in written and identity not in read_before   # not state being rewritten
             written[identity] = (t.elements, t.bits)
             if identity in unread:
                 unread.remove(identity)
-            unread.append(identity)
+            if fresh:
+                unread.append(identity)
             writes.append(identity)
         out.append(([r for r in reads if r is not None], writes))
     return out
@@ -67,6 +71,7 @@ class OpPlacement:
     reads_on_chip: dict[str, str] = field(default_factory=dict)   # identity → the bank holding it
     writes_on_chip: set[str] = field(default_factory=set)
     stash_bytes: dict[str, int] = field(default_factory=dict)   # bank name → bytes written to DRAM to make room
+    kept_bytes: dict[str, int] = field(default_factory=dict)    # bank name → bytes kept while the op runs
 
 
 class Placement:
@@ -84,13 +89,16 @@ class Placement:
         self.capacity = capacity_bytes
         self.uses: dict[str, list[int]] = defaultdict(list)
         first_write: dict[str, int] = {}
+        self.last_write: dict[str, int] = {}
         for i, (reads, writes) in enumerate(self.links):
             for r in reads:
                 self.uses[r].append(i)
             for w in writes:
                 first_write.setdefault(w, i)
+                self.last_write[w] = i
         self.state = {t: first_write[t] for t, u in self.uses.items() if t in first_write and u[0] < first_write[t]}
         self.kept: dict[str, tuple[str, int, bool]] = {}   # identity → (bank, bytes, dirty)
+        self.start: set[str] = set()                       # state on chip when a step starts (settled)
 
     def settle(self, home: list[str], working: list[dict[str, int]], fused: dict[int, tuple[Op, ...]],
                skip: set[int]) -> dict[int, OpPlacement]:
@@ -111,6 +119,12 @@ class Placement:
                       if i not in skip}
             ended = {t for t in start if t in self.kept}
             if ended == start:
+                self.start = start
+                # state that ends on chip without having started there must reach DRAM for the next
+                # step, which starts without it: its last update writes it through
+                for t in self.state:
+                    if t in self.kept and t not in start:
+                        placed[self.last_write[t]].writes_on_chip.discard(t)
                 return placed
             start = ended
 
@@ -124,9 +138,10 @@ class Placement:
         return self.capacity[bank] - working.get(bank, 0) - sum(b for k, (bk, b, _) in self.kept.items() if bk == bank)
 
     def _make_room(self, i: int, bank: str, need: int, working: dict[str, int], keep: set[str],
-                   limit: int | None, placed: OpPlacement) -> bool:
+                   limit: int | None, placed: OpPlacement, partial: bool = False) -> bool:
         """Evict from ``bank`` (farthest next use first, never ``keep``, only tensors needed later
-        than ``limit``) until ``need`` bytes are free; False (and nothing evicted) when impossible."""
+        than ``limit``) until ``need`` bytes are free; False (and nothing evicted) when impossible,
+        unless ``partial``, which evicts what it can."""
         candidates = sorted(((self._next_use(k, i) or 1 << 60, k) for k, (bk, _, _) in self.kept.items()
                              if bk == bank and k not in keep), reverse=True)
         free, chosen = self._free(bank, working), []
@@ -137,13 +152,18 @@ class Placement:
                 break
             chosen.append(k)
             free += self.kept[k][1]
-        if free < need:
+        if free < need and not partial:
             return False
         for k in chosen:
-            bk, size, dirty = self.kept.pop(k)
-            if dirty and self._next_use(k, i) is not None:
-                placed.stash_bytes[bk] = placed.stash_bytes.get(bk, 0) + size
-        return True
+            self._evict(k, i, placed)
+        return free >= need
+
+    def _evict(self, identity: str, i: int, placed: OpPlacement, needed_now: bool = False) -> None:
+        """Drop a kept tensor; one produced on chip that is still needed (or read by op ``i`` itself)
+        is stashed to DRAM first."""
+        bank, size, dirty = self.kept.pop(identity)
+        if dirty and (needed_now or self._next_use(identity, i) is not None):
+            placed.stash_bytes[bank] = placed.stash_bytes.get(bank, 0) + size
 
     def step(self, i: int, home: str, working: dict[str, int], fused: tuple[Op, ...] = ()) -> OpPlacement:
         """Place op ``i``: which reads are on chip, which writes stay, what must be stashed first.
@@ -152,10 +172,17 @@ class Placement:
         reads, writes = self.links[i]
         placed = OpPlacement()
         placed.reads_on_chip = {r: self.kept[r][0] for r in reads if r in self.kept}
-        # the op's working set must fit beside what stays kept
+        # the op's working set must fit beside what stays kept: others leave first, then the op's own
+        # operands (which it then reads from DRAM, stashed first if they exist only on chip)
         for bank in self.capacity:
             if self._free(bank, working) < 0:
-                self._make_room(i, bank, 0, working, set(placed.reads_on_chip), None, placed)
+                self._make_room(i, bank, 0, working, set(placed.reads_on_chip), None, placed, partial=True)
+            for identity in sorted((k for k, b in placed.reads_on_chip.items() if b == bank),
+                                   key=lambda k: -self.kept[k][1]):
+                if self._free(bank, working) >= 0:
+                    break
+                self._evict(identity, i, placed, needed_now=True)
+                del placed.reads_on_chip[identity]
         out_tensors = list(fused[-1].writes) if fused else list(op.writes)
         last = i + len(fused)
         out_ids = self.links[last][1]
@@ -167,6 +194,7 @@ class Placement:
             if self._make_room(i, home, _bytes(t), working, set(placed.reads_on_chip), next_use, placed):
                 self.kept[identity] = (home, _bytes(t), True)
                 placed.writes_on_chip.add(identity)
+        placed.kept_bytes = {b: sum(size for bk, size, _ in self.kept.values() if bk == b) for b in self.capacity}
         # reads from DRAM that are read again later stay when they fit
         for t, identity in zip(op.reads, reads):
             if identity in self.kept or identity in placed.reads_on_chip:

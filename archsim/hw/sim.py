@@ -448,10 +448,13 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
     for i, op in enumerate(trace.ops):
         if op.kind not in ("gemm", "conv2d"):
             continue
-        fixed = fixed_mapping(op, hw)
         if hw.mapping == "fixed":
-            plans[i] = GemmPlan(fixed, False, "fixed", count_tiles(op, hw), 1, fused=fused.get(i, ()))
+            plans[i] = GemmPlan(fixed_mapping(op, hw), False, "fixed", count_tiles(op, hw), 1, fused=fused.get(i, ()))
             continue
+        try:
+            fixed = fixed_mapping(op, hw)
+        except MapError:  # the fixed mapping cannot hold its tiles; the search may still map the op
+            fixed = None
         if energies is None:
             energies = default_energies(hw)
         chain, multiple = _pool_chain(trace.ops, i, hw)
@@ -466,6 +469,8 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
             pr = problem_of(op, hw, chain[-1].writes[0].bits if chain else op.writes[0].bits, result_bytes(op, chain))
             choice = choose(pr, energies, hw.mapping, fixed)
         if choice.mapping is None:
+            if fixed is None:
+                fixed_mapping(op, hw)  # nothing fits: raises the MapError naming the op, the bank and the bytes
             plans[i] = GemmPlan(fixed, False, hw.mapping, count_tiles(op, hw), 1, choice.estimate, chain)
             continue
         per_block = (-(-choice.mapping.tile[0] // hw.array.rows)) * (-(-choice.mapping.tile[1] // hw.array.cols))
