@@ -13,11 +13,11 @@ from archsim.config.hardware import hardware_from_mapping, load_hardware
 from archsim.config.workload import load_workload
 from archsim.cost.model import CostModel
 from archsim.data import load_dataset
-from archsim.hw.mapper import fixed_mapping, tile_mapping
+from archsim.hw.mapper import MapError, fixed_mapping, tile_mapping
 from archsim.hw.mapping import (DIMS, ORDERS, OBJECTIVES, Mapping, best_mapping, block_lengths, evaluate,
-                                problem_of)
-from archsim.hw.placement import tensor_links
-from archsim.hw.sim import default_energies, plan_step, plan_tiles, simulate
+                                footprint_bytes, problem_of)
+from archsim.hw.placement import Placement, tensor_links
+from archsim.hw.sim import SIMULATIONS, default_energies, plan_step, plan_tiles, simulate
 from archsim.hw.systolic import pipelined_cycles, tile_cycles
 from archsim.train import record_trace
 from archsim.trace import TensorAccess, TraceRecorder
@@ -297,7 +297,6 @@ def test_stored_weights_stay_on_chip_across_steps_when_they_fit(weight_kbytes, c
 def test_points_that_differ_only_in_prices_share_one_simulation():
     """Clock, node, DRAM type and zero gating only price a step: with the same plans the memoised
     simulation is exactly a fresh one; a change that moves data (a bank size) simulates again."""
-    from archsim.hw.sim import SIMULATIONS
     base = load_hardware("hwconfigs/tpu_32x32.yaml")
     trace = _real_trace("workloads/lenet5_wage.yaml", "wage", base, 8)
     simulate(trace, base)
@@ -344,8 +343,6 @@ def test_a_result_read_again_later_is_not_consumed_on_the_write_back():
 def test_what_is_kept_on_chip_always_fits_beside_the_working_set(workload, hw_name, batch):
     """At every op the tensors kept on chip plus the op's working set fit each bank (an op's own
     on-chip operands leave, stashed, when its mapping needs the room)."""
-    from archsim.hw.mapping import footprint_bytes
-    from archsim.hw.placement import Placement
     hw = load_hardware(f"hwconfigs/{hw_name}.yaml")
     spec = load_workload(f"workloads/{workload}.yaml")
     trace = record_trace(spec, load_dataset(), None if hw.array.datatype == "fp32" else hw.numerics_for(spec.algorithm),
@@ -370,7 +367,6 @@ def test_state_that_ends_the_step_on_chip_without_starting_there_is_written_thro
     """A stored weight that the step reads from DRAM and then keeps and updates on chip would be lost
     to the next step, which starts without it: its update writes it to DRAM. Every state tensor
     either starts and ends on chip or reaches DRAM (small banks make both cases occur)."""
-    from archsim.hw.placement import Placement
     base = load_hardware("hwconfigs/nitro_16x16.yaml")
     hw = hardware_from_mapping({**base.to_dict(), "sram": {"banks": [
         {**b, "kbytes": 16} for b in base.to_dict()["sram"]["banks"]]}}, "x")
@@ -378,8 +374,8 @@ def test_state_that_ends_the_step_on_chip_without_starting_there_is_written_thro
     plans = plan_step(trace, hw)
     names = [b.name for b in hw.banks]
     homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
-    working = [dict(zip(names, __import__("archsim.hw.mapping", fromlist=["x"]).footprint_bytes(
-        problem_of(op, hw, 32), plans[i].mapping))) if i in plans else {} for i, op in enumerate(trace.ops)]
+    working = [dict(zip(names, footprint_bytes(problem_of(op, hw, 32), plans[i].mapping))) if i in plans else {}
+               for i, op in enumerate(trace.ops)]
     fused = {i: p.fused for i, p in plans.items() if p.fused}
     skip = {j for i, c in fused.items() for j in range(i + 1, i + 1 + len(c))}
     placement = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
@@ -407,7 +403,6 @@ def test_updated_weights_are_never_linked_to_another_layer():
 def test_the_search_maps_an_op_the_fixed_mapping_cannot_hold():
     """A 4 KiB weight bank holds the whole 64x64 weight once, but not two minimal 64x64 tiles: the
     fixed mapping refuses the op, the search maps it."""
-    from archsim.hw.mapper import MapError
     hw = _hw(kbytes=[8, 4, 8], **{"pe_array.rows": 64, "pe_array.cols": 64, "pe_array.dataflow": "ws"})
     trace = _gemm(16, 64, 64)
     timing, _ = simulate(trace, hw)
