@@ -1,12 +1,14 @@
 """Tiling: split each GEMM/conv op of a trace into tiles that fit the array and the SRAM banks.
 
-Spatially a tile covers at most R rows and C columns of the dataflow's mapping; along
-the streamed dimension it is cut into chunks so that every bank holds two copies of its
-operand's tile (double buffering). Loop order: spatial folds outer (the stationary
-operand changes), stream chunks inner (the stationary tile is reused across them).
-A tile fetches from DRAM only the distinct elements of its operands (convolutions are
-expanded on chip), and nothing of an operand that stays resident in its bank and was
-fetched by an earlier fold.
+Two tilings. :func:`tile_mapping` makes the tiles of a mapping the search chose
+(:mod:`.mapping`): blocks walked in its loop order, each cut into array-sized folds.
+:func:`tile_op` is the fixed mapping (the baseline, ``mapping: fixed``): spatially a tile
+covers at most R rows and C columns of the dataflow's mapping; along the streamed dimension
+it is cut into chunks so that every bank holds two copies of its operand's tile (double
+buffering). Loop order: spatial folds outer (the stationary operand changes), stream chunks
+inner (the stationary tile is reused across them). Either way a tile fetches from DRAM only
+the distinct elements of its operands (convolutions are expanded on chip), and nothing of an
+operand that stays resident in its bank and was fetched before.
 """
 from __future__ import annotations
 

@@ -1,8 +1,12 @@
 """The SimPy model: a training-step trace executed tile by tile on the accelerator.
 
-Processes per GEMM/conv op (SimPy's producer/consumer style): a loader moves each tile's
-operands over DRAM into double-buffered SRAM (a Store of two tiles), the PE array takes
-tiles and computes them, and a writer drains finished outputs back to DRAM. The DRAM
+Each GEMM/conv op runs the tiles of the mapping :func:`plan_step` chooses (the search of
+:mod:`.mapping` under the hardware's ``mapping`` objective, or the fixed mapping of
+:func:`.mapper.tile_op`). Processes per op (SimPy's producer/consumer style): a loader moves
+each block's operands over DRAM (or from the bank holding them) into double-buffered SRAM,
+up to two blocks ahead of the PE array, which takes tiles and computes them, and a writer
+drains finished outputs (and spilled partial sums) back to DRAM, or leaves a result on chip
+for a later op (:mod:`.placement`). The DRAM
 channel and each bank's ports are FIFO resources kept as booking calendars
 (:class:`Calendar`): a process books a transfer when it issues it and sleeps until it
 ends, which is what a SimPy FIFO ``Resource`` would do, at one event instead of four.
@@ -14,8 +18,9 @@ loader is late. ``scalesim``: each fold takes its full SCALE-Sim count, one afte
 
 Element-wise ops (shifts, rounding, saturation, constant division, ReLUs, stochastic
 rounding, pooling, updates) run on the shift/align unit: ``pipeline depth + ⌈elements /
-lanes⌉`` cycles, longer if the random-bit source or a divider's latency limits it. Their
-tensors stay on chip when they fit in the bank; larger ones stream through DRAM.
+lanes⌉`` cycles, longer if the random-bit source or a divider's latency limits it. Under
+the fixed mapping their tensors stay on chip when they fit in the bank and larger ones stream
+through DRAM; under a searched mapping they read and write tensors where the placement has them.
 Ops run in trace order, one after the other. One SimPy event stands for one tile
 transfer or tile computation, never for a cycle.
 """
