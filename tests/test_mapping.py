@@ -15,9 +15,9 @@ from archsim.cost.model import CostModel
 from archsim.data import load_dataset
 from archsim.hw.mapper import MapError, fixed_mapping, tile_mapping
 from archsim.hw.mapping import (DIMS, ORDERS, OBJECTIVES, Mapping, best_mapping, block_lengths, evaluate,
-                                footprint_bytes, problem_of)
-from archsim.hw.placement import Placement, tensor_links
-from archsim.hw.sim import SIMULATIONS, default_energies, plan_step, plan_tiles, simulate
+                                problem_of)
+from archsim.hw.placement import tensor_links
+from archsim.hw.sim import SIMULATIONS, default_energies, place_step, plan_step, plan_tiles, simulate
 from archsim.hw.systolic import pipelined_cycles, tile_cycles
 from archsim.train import record_trace
 from archsim.trace import TensorAccess, TraceRecorder
@@ -349,14 +349,7 @@ def test_what_is_kept_on_chip_always_fits_beside_the_working_set(workload, hw_na
                          batch)
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
-    plans = plan_step(trace, hw)
-    names = [b.name for b in hw.banks]
-    homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
-    working = [dict(zip(names, footprint_bytes(problem_of(op, hw, 32), plans[i].mapping))) if i in plans else {}
-               for i, op in enumerate(trace.ops)]
-    fused = {i: p.fused for i, p in plans.items() if p.fused}
-    skip = {j for i, c in fused.items() for j in range(i + 1, i + 1 + len(c))}
-    placed = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks}).settle(homes, working, fused, skip)
+    _, placed, working = place_step(trace, hw, plan_step(trace, hw))
     capacity = {b.name: b.capacity_bytes for b in hw.banks}
     for i, p in placed.items():
         for bank, kept in p.kept_bytes.items():
@@ -371,15 +364,7 @@ def test_state_that_ends_the_step_on_chip_without_starting_there_is_written_thro
     hw = hardware_from_mapping({**base.to_dict(), "sram": {"banks": [
         {**b, "kbytes": 16} for b in base.to_dict()["sram"]["banks"]]}}, "x")
     trace = _real_trace("workloads/mlp2_nitro.yaml", "nitro_d", hw, 4)
-    plans = plan_step(trace, hw)
-    names = [b.name for b in hw.banks]
-    homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
-    working = [dict(zip(names, footprint_bytes(problem_of(op, hw, 32), plans[i].mapping))) if i in plans else {}
-               for i, op in enumerate(trace.ops)]
-    fused = {i: p.fused for i, p in plans.items() if p.fused}
-    skip = {j for i, c in fused.items() for j in range(i + 1, i + 1 + len(c))}
-    placement = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
-    placed = placement.settle(homes, working, fused, skip)
+    placement, placed, _ = place_step(trace, hw, plan_step(trace, hw))
     outcomes = set()
     for t in placement.state:
         started = t in placement.start

@@ -400,7 +400,6 @@ class GemmPlan:
 
     mapping: Mapping
     searched: bool
-    objective: str
     tiles: int
     tiles_per_block: int
     estimate: Estimate | None = None
@@ -454,7 +453,7 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
         if op.kind not in ("gemm", "conv2d"):
             continue
         if hw.mapping == "fixed":
-            plans[i] = GemmPlan(fixed_mapping(op, hw), False, "fixed", count_tiles(op, hw), 1, fused=fused.get(i, ()))
+            plans[i] = GemmPlan(fixed_mapping(op, hw), False, count_tiles(op, hw), 1, fused=fused.get(i, ()))
             continue
         try:
             fixed = fixed_mapping(op, hw)
@@ -476,10 +475,10 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
         if choice.mapping is None:
             if fixed is None:
                 fixed_mapping(op, hw)  # nothing fits: raises the MapError naming the op, the bank and the bytes
-            plans[i] = GemmPlan(fixed, False, hw.mapping, count_tiles(op, hw), 1, choice.estimate, chain)
+            plans[i] = GemmPlan(fixed, False, count_tiles(op, hw), 1, choice.estimate, chain)
             continue
         per_block = (-(-choice.mapping.tile[0] // hw.array.rows)) * (-(-choice.mapping.tile[1] // hw.array.cols))
-        plans[i] = GemmPlan(choice.mapping, True, hw.mapping, count_mapped_tiles(op, hw, choice.mapping), per_block,
+        plans[i] = GemmPlan(choice.mapping, True, count_mapped_tiles(op, hw, choice.mapping), per_block,
                             choice.estimate, chain)
     return plans
 
@@ -489,6 +488,26 @@ def plan_tiles(op: Op, hw: HardwareSpec, plan: GemmPlan) -> list[Tile]:
     if not plan.searched:
         return tile_op(op, hw)
     return tile_mapping(op, hw, plan.mapping, result_bytes(op, plan.fused))
+
+
+def _write_back_chains(plans: dict[int, GemmPlan]) -> tuple[dict[int, tuple[Op, ...]], set[int]]:
+    """GEMM index → the ops its write-back applies, and the indices of those ops (no pass of their own)."""
+    fused = {i: plan.fused for i, plan in plans.items() if plan.fused}
+    return fused, {j for i, chain in fused.items() for j in range(i + 1, i + 1 + len(chain))}
+
+
+def place_step(trace: Trace, hw: HardwareSpec, plans: dict[int, GemmPlan]
+               ) -> tuple[Placement, dict[int, OpPlacement], list[dict[str, int]]]:
+    """Where every tensor of the step lives between ops under ``plans`` (:mod:`.placement`): the
+    settled placement, each op's placement (ops done on a write-back have none) and each op's
+    working set per bank (its mapping's footprint)."""
+    names = [b.name for b in hw.banks]
+    homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
+    working = [dict(zip(names, footprint_bytes(problem_of(op, hw, op.writes[0].bits), plans[i].mapping)))
+               if i in plans else {} for i, op in enumerate(trace.ops)]
+    fused, skip = _write_back_chains(plans)
+    placement = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
+    return placement, placement.settle(homes, working, fused, skip), working
 
 
 def check_step(trace: Trace, hw: HardwareSpec, max_tiles: int | None = DEFAULT_MAX_TILES,
@@ -570,24 +589,22 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
     gemm_plans = plan_step(trace, hw, energies)
-    _check_total(trace, hw, gemm_plans, max_tiles)
+    total_tiles = _check_total(trace, hw, gemm_plans, max_tiles)
     key = timing_key(trace, hw, gemm_plans) if memo else None
     if key is not None:
         found = SIMULATIONS.get(key)
         if found is not None:
             return found
-    result = _simulate(trace, hw, gemm_plans, progress, max_tiles)
+    result = _simulate(trace, hw, gemm_plans, progress, total_tiles)
     if key is not None:
         SIMULATIONS.put(key, result)
     return result
 
 
 def _simulate(trace: Trace, hw: HardwareSpec, gemm_plans: dict[int, GemmPlan],
-              progress: Callable[[dict], None] | None, max_tiles: int | None) -> tuple[Timing, ActionCounts]:
+              progress: Callable[[dict], None] | None, total_tiles: int) -> tuple[Timing, ActionCounts]:
     """The SimPy run of one step under its plans (see :func:`simulate`)."""
-    total_tiles = _check_total(trace, hw, gemm_plans, max_tiles)
-    fused = {i: plan.fused for i, plan in gemm_plans.items() if plan.fused}
-    on_write_back = {j for i, chain in fused.items() for j in range(i + 1, i + 1 + len(chain))}
+    fused, on_write_back = _write_back_chains(gemm_plans)
     step = _Step(hw)
     timings: list[OpTiming] = []
     plans = []
@@ -603,12 +620,7 @@ def _simulate(trace: Trace, hw: HardwareSpec, gemm_plans: dict[int, GemmPlan],
 
     placement = placed_ops = None
     if hw.mapping != "fixed":
-        placement = Placement(trace.ops, {b.name: b.capacity_bytes for b in hw.banks})
-        bank_names = [b.name for b in hw.banks]
-        homes = [hw.bank_for("weight" if op.kind == "update" else "output").name for op in trace.ops]
-        working = [dict(zip(bank_names, footprint_bytes(problem_of(op, hw, op.writes[0].bits), gemm_plans[i].mapping)))
-                   if i in gemm_plans else {} for i, op in enumerate(trace.ops)]
-        placed_ops = placement.settle(homes, working, fused, on_write_back)
+        placement, placed_ops, _ = place_step(trace, hw, gemm_plans)
 
     def controller():
         tiles_run = 0
