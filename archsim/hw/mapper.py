@@ -48,6 +48,7 @@ class Tile:
     output_fetch_bytes: int = 0      # partial sums read back from DRAM before the tile accumulates onto them
     spill_bytes: int = 0             # partial sums of the block written to DRAM after the tile (reduction unfinished)
     result_bytes: int | None = None  # DRAM bytes of the result the tile completes (None: m·n at its width)
+    unit_elements: tuple[int, ...] | None = None  # elements of each write-back op for the tile (None: m·n each)
 
 
 def _bytes(elements: int, bits: int) -> int:
@@ -177,15 +178,25 @@ class _Cumulative:
         return -(-self.x * self.b // self.e) - before
 
 
-def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int) -> list[Tile]:
+def block_share(elements: int, total_bytes: int, total_elements: int) -> int:
+    """Bytes of a block of ``elements`` out of a tensor of ``total_bytes`` spread over
+    ``total_elements`` (im2col-expanded) elements, rounded up per block: identical blocks move
+    identical bytes, so the tile sequence repeats with the blocks."""
+    return -(-elements * total_bytes // max(total_elements, 1))
+
+
+def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int,
+                 fused_elements: tuple[int, ...] = ()) -> list[Tile]:
     """The tiles of a gemm/conv2d op under a searched ``mapping``, in execution order: the block
     loops of ``mapping.order``, and inside a block its row folds, then its column folds, each
     streaming the block's whole stream. A block's operands are fetched with its first tile when
     the walk arrives at a block of them it has not got (a resident operand: the first time only);
     an output block left before its reduction ends spills its partial sums and reads them back
-    on the next visit. Bytes are shared out so that the op moves exactly what
-    :func:`.mapping.evaluate` counts. ``result_bytes``: what leaves for the whole result (at the
-    width it leaves with, after any pooling on the way out), shared out over the tiles."""
+    on the next visit. Each block moves its share of an operand's bytes rounded up
+    (:func:`block_share`), which :func:`.mapping.features` counts in closed form.
+    ``result_bytes``: what leaves for the whole result (at the width it leaves with, after any
+    pooling on the way out) and ``fused_elements``: the elements each op on the write-back
+    handles, both shared out per output block (rounded up) and within it over its tiles."""
     p = op.params
     df = hw.array.dataflow
     t = map_tile(df, p["m"], p["n"], p["k"])
@@ -196,11 +207,8 @@ def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int) 
     bits = {"input": a.bits, "weight": w.bits, "output": p["acc_bits"]}
     dims, red, stationary = OPERAND_DIMS[df], REDUCTION[df], STATIONARY[df]
     whole = {o: math.prod(ext[d] for d in dims[o]) for o in ("input", "weight", "output")}
-    share = {"input": _Cumulative(_bytes(a.elements, a.bits), whole["input"]),
-             "weight": _Cumulative(_bytes(w.elements, w.bits), whole["weight"])}
-    spill_share = _Cumulative(bits["output"], 8)
-    refetch_share = _Cumulative(bits["output"], 8)
-    result_share = _Cumulative(result_bytes, p["m"] * p["n"])
+    total = {"input": _bytes(a.elements, a.bits), "weight": _bytes(w.elements, w.bits)}
+    results = p["m"] * p["n"]
     blocks = {d: -(-ext[d] // tile[d]) for d in DIMS}
     row_folds = -(-ext["rows"] // unit["rows"])
     loaded: dict[str, tuple | None] = {"input": None, "weight": None}
@@ -219,7 +227,7 @@ def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int) 
             key = tuple(b[d] for d in dims[operand])
             need = key not in seen[operand] if operand in mapping.resident else key != loaded[operand]
             elements = math.prod(length[d] for d in dims[operand])
-            fetch[operand] = share[operand].take(elements) if need else 0
+            fetch[operand] = block_share(elements, total[operand], whole[operand]) if need else 0
             loaded[operand] = key
             seen[operand].add(key)
         key = tuple(b[d] for d in dims["output"])
@@ -227,12 +235,15 @@ def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int) 
         refetch = 0
         if key != out_key:
             if out_key is not None and not finished:  # leave the block: its partial sums go to DRAM
-                tiles[-1] = replace(tiles[-1], spill_bytes=spill_share.take(previous_out_elements))
+                tiles[-1] = replace(tiles[-1], spill_bytes=_bytes(previous_out_elements, bits["output"]))
                 started.add(out_key)
             if key in started:
-                refetch = refetch_share.take(out_elements)
+                refetch = _bytes(out_elements, bits["output"])
             out_key, previous_out_elements = key, out_elements
         finished = b[red] == blocks[red] - 1
+        if finished:  # the result of this block leaves with its last partial sums
+            result_share = _Cumulative(block_share(out_elements, result_bytes, results), out_elements)
+            unit_shares = [_Cumulative(block_share(out_elements, e, results), out_elements) for e in fused_elements]
         first_tile = True
         for r0 in range(lo["rows"], lo["rows"] + length["rows"], unit["rows"]):
             rows = min(unit["rows"], lo["rows"] + length["rows"] - r0)
@@ -251,7 +262,8 @@ def tile_mapping(op: Op, hw: HardwareSpec, mapping: Mapping, result_bytes: int) 
                                   fold != previous_fold or stationary == "output" and first, first, last,
                                   fetch["input"] if first_tile else 0, fetch["weight"] if first_tile else 0,
                                   output_fetch_bytes=refetch if first_tile else 0,
-                                  result_bytes=result_share.take(m * n) if last else None))
+                                  result_bytes=result_share.take(m * n) if last else None,
+                                  unit_elements=tuple(u.take(m * n) for u in unit_shares) if last else None))
                 previous_fold = fold
                 first_tile = False
     return tiles

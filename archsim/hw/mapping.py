@@ -12,7 +12,7 @@ and outputs whose reduction is cut by an outer loop spill their partial sums to 
 accumulator width and read them back.
 
 The search minimises an analytical cost of every candidate: DRAM bytes (exact, the simulator
-moves the same bytes), SRAM bits per bank, a cycle estimate and an energy estimate from the
+moves the same bytes; each block's share of an operand rounded up), SRAM bits per bank, a cycle estimate and an energy estimate from the
 cost model's per-access prices (:class:`AccessEnergies`). The objective is ``energy``,
 ``latency`` (the cycle estimate) or ``edp`` (their product); among candidates within
 :data:`SLACK` of the best the one with the fewest tiles wins. Candidates are the smallest block
@@ -178,6 +178,22 @@ def _block_elements(dims: tuple[str, ...], tile: dict[str, np.ndarray]) -> np.nd
     return out
 
 
+def _block_sum(dims: tuple[str, ...], tile: dict[str, np.ndarray], trips: dict[str, np.ndarray],
+               ext: dict[str, int], total_bytes: int, total_elements: int) -> np.ndarray:
+    """Bytes of one pass over every block of an operand when each block moves its share rounded up
+    (:func:`.mapper.block_share`): a sum over the full and the edge block of each dimension."""
+    total = np.zeros(tile["rows"].shape, dtype=np.int64)
+    shapes = [((tile[d], trips[d] - 1), (ext[d] - (trips[d] - 1) * tile[d], np.ones_like(trips[d]))) for d in dims]
+    for combo in itertools.product(*shapes):
+        elements = np.ones_like(total)
+        count = np.ones_like(total)
+        for length, n in combo:
+            elements = elements * length
+            count = count * n
+        total = total + count * (-(-elements * total_bytes // max(total_elements, 1)))
+    return total
+
+
 def _footprint(pr: Problem, resident: tuple[str, ...], tile: dict[str, np.ndarray],
                trips: dict[str, np.ndarray]) -> list[np.ndarray]:
     """On-chip bytes per bank: a block double-buffered, a single block once, a resident tensor whole."""
@@ -256,13 +272,21 @@ def features(pr: Problem, order: tuple[str, ...], resident: tuple[str, ...], til
     visits = np.ones_like(trips["rows"]) if fixed else _refetch(order, dims["output"], trips)
     out_elements = math.prod(ext[d] for d in dims["output"])
     spills = visits - 1
-    partial_bytes = -(-(spills * out_elements * acc_bits) // 8)  # all spilled partial sums, at the accumulator width
-    dram_read = f_in * comp_in + f_w * comp_w + partial_bytes
-    dram_write = partial_bytes + comp_out
+    whole = {"input": math.prod(ext[d] for d in dims["input"]), "weight": math.prod(ext[d] for d in dims["weight"])}
+    if fixed:
+        pass_in, pass_w, pass_out = comp_in, comp_w, comp_out
+        partial_bytes = -(-(spills * out_elements * acc_bits) // 8)
+    else:  # every block rounds its share up (:func:`.mapper.block_share`)
+        pass_in = _block_sum(dims["input"], tile, trips, ext, comp_in, whole["input"])
+        pass_w = _block_sum(dims["weight"], tile, trips, ext, comp_w, whole["weight"])
+        pass_out = _block_sum(dims["output"], tile, trips, ext, comp_out, out_elements)
+        partial_bytes = spills * _block_sum(dims["output"], tile, trips, ext, acc_bits, 8)
+    # spilled partial sums leave and come back at the accumulator width
+    dram_read = f_in * pass_in + f_w * pass_w + partial_bytes
+    dram_write = partial_bytes + pass_out
 
     footprint = _footprint(pr, resident, tile, trips)
     n_banks = len(pr.capacity_bytes)
-    whole = {"input": math.prod(ext[d] for d in dims["input"]), "weight": math.prod(ext[d] for d in dims["weight"])}
     feasible = np.ones(tile["rows"].shape, dtype=bool)
     if not fixed:
         for bank in range(n_banks):
@@ -271,8 +295,8 @@ def features(pr: Problem, order: tuple[str, ...], resident: tuple[str, ...], til
     # SRAM bits per bank: DRAM fills, the array's reads, partial sums
     read_bits = [np.zeros(tile["rows"].shape, dtype=np.float64) for _ in range(n_banks)]
     write_bits = [np.zeros(tile["rows"].shape, dtype=np.float64) for _ in range(n_banks)]
-    write_bits[pr.banks[0]] = write_bits[pr.banks[0]] + 8.0 * f_in * comp_in
-    write_bits[pr.banks[1]] = write_bits[pr.banks[1]] + 8.0 * f_w * comp_w
+    write_bits[pr.banks[0]] = write_bits[pr.banks[0]] + 8.0 * f_in * pass_in
+    write_bits[pr.banks[1]] = write_bits[pr.banks[1]] + 8.0 * f_w * pass_w
     write_bits[pr.banks[2]] = write_bits[pr.banks[2]] + 8.0 * partial_bytes
     read_bits[pr.banks[2]] = read_bits[pr.banks[2]] + 8.0 * partial_bytes
     # the stationary tile stays in the PEs across stream blocks when a block holds one fold of it

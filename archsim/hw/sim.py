@@ -40,7 +40,7 @@ import simpy
 from ..config.hardware import HardwareSpec
 from ..trace import Op, Trace
 from .actions import ActionCounts, OpTiming, Timing
-from .mapper import (MapError, Tile, _Cumulative, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
+from .mapper import (MapError, Tile, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
                      tile_op)
 from .mapping import AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
 from .placement import OpPlacement, Placement, tensor_links
@@ -220,9 +220,6 @@ class _Step:
                 self.busy["pe_array"] += drain
                 op_busy["pe_array"] += drain
 
-        # each fused op's elements, shared out over the tiles in proportion (pooling shrinks them)
-        shares = [_Cumulative(f.reads[0].elements, op.params["m"] * op.params["n"]) for f in fused]
-
         def writer():
             for _ in tiles:
                 t, ready = yield done.get()
@@ -234,8 +231,9 @@ class _Step:
                     out_bytes = t.output_bytes
                     if fused:
                         cycles = 0
-                        for f, share in zip(fused, shares):  # a pipeline: the slowest stage sets the pace
-                            cycles = max(cycles, self.count_unit_op(f, share.take(t.m * t.n), streaming=True))
+                        elements = t.unit_elements or (t.m * t.n,) * len(fused)  # pooling shrinks them
+                        for f, count in zip(fused, elements):  # a pipeline: the slowest stage sets the pace
+                            cycles = max(cycles, self.count_unit_op(f, count, streaming=True))
                         self.busy["shift_align"] += cycles
                         op_busy["shift_align"] += cycles
                         yield from self.wait_until(self.unit.book(env.now, cycles))
@@ -487,7 +485,8 @@ def plan_tiles(op: Op, hw: HardwareSpec, plan: GemmPlan) -> list[Tile]:
     """The tiles the simulator executes for a GEMM/conv op under its plan."""
     if not plan.searched:
         return tile_op(op, hw)
-    return tile_mapping(op, hw, plan.mapping, result_bytes(op, plan.fused))
+    return tile_mapping(op, hw, plan.mapping, result_bytes(op, plan.fused),
+                        tuple(f.reads[0].elements for f in plan.fused))
 
 
 def _write_back_chains(plans: dict[int, GemmPlan]) -> tuple[dict[int, tuple[Op, ...]], set[int]]:
