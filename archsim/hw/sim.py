@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import heapq
 import json
 import math
 from collections import OrderedDict, defaultdict
@@ -43,7 +42,10 @@ from .actions import ActionCounts, OpTiming, Timing
 from .mapper import (MapError, Tile, count_mapped_tiles, count_tiles, fixed_mapping, tile_mapping,
                      tile_op)
 from .mapping import AccessEnergies, Estimate, Mapping, choose, footprint_bytes, problem_of
+from .pipeline import Calendar, DramChannel, GemmJob, Loader, PEArray, PeriodJump, RandomSource, SramBank, \
+    ShiftAlignUnit, Writer
 from .placement import OpPlacement, Placement, tensor_links
+from .runs import Run, fixed_runs, mapping_runs
 from .systolic import tile_cycles, tile_phases, unmap_tile
 
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
@@ -53,36 +55,30 @@ UNIT_CAPABILITY = {"stochastic_round": "stochastic_round", "divide_clip": "divid
                    "route": "compare", "subtract_target": "saturate", "subtract_clip": "saturate"}
 
 
-class Calendar:
-    """A FIFO resource with ``servers`` identical servers, booked at request time.
-
-    Requests are issued at non-decreasing simulation times, so taking the server that
-    frees first gives exactly the start times of a FIFO multi-server queue."""
-
-    def __init__(self, servers: int) -> None:
-        self.free_at = [0] * servers
-
-    def book(self, now: int, cycles: int) -> int:
-        """Occupy one server for ``cycles`` from the earliest moment ≥ ``now``; returns the end time."""
-        end = max(now, self.free_at[0]) + cycles
-        heapq.heapreplace(self.free_at, end)
-        return end
-
-
 class _Step:
-    """State of one simulation: the environment, shared resources, counters."""
+    """State of one simulation: the environment, the components, counters."""
 
-    def __init__(self, hw: HardwareSpec) -> None:
+    def __init__(self, hw: HardwareSpec, jumps: bool = True) -> None:
         self.hw = hw
         self.env = simpy.Environment()
-        self.dram = Calendar(1)
-        self.unit = Calendar(1)  # the shift/align unit when it works on the write-back path
-        self.ports = {b.name: Calendar(b.ports) for b in hw.banks}
-        self.word_bits = {b.name: b.word_bits for b in hw.banks}
+        self.dram = DramChannel(hw.dram.bytes_per_cycle, hw.dram.latency_cycles)
+        sa = hw.shift_align
+        self.unit = ShiftAlignUnit(sa.lanes, sa.pipeline_depth, sa.divide_latency_cycles,
+                                   RandomSource(hw.random_bits_per_cycle))  # on the write-back path
+        self.banks = {b.name: SramBank(b.name, b.ports, b.word_bits, b.capacity_bytes) for b in hw.banks}
         self.busy: dict[str, int] = defaultdict(int)
         self.phase_actions: dict[str, ActionCounts] = {}
         self.actions = ActionCounts()  # the counts of the phase whose op runs now
         self.events = 0
+        self.loader = Loader(self)
+        self.pe = PEArray(self, hw.array.dataflow, hw.array.rows, hw.array.cols, hw.timing)
+        self.writer = Writer(self)
+        self.jump = PeriodJump(self, self.loader, self.pe, self.writer) if jumps else None
+        self.pe.jump = self.jump
+
+    def calendars(self) -> list[Calendar]:
+        """Every resource's calendar (the state a periodic jump shifts)."""
+        return [self.dram.calendar, self.unit.calendar] + [b.calendar for b in self.banks.values()]
 
     def enter_phase(self, phase: str) -> None:
         """Count the following actions under ``phase``."""
@@ -97,20 +93,20 @@ class _Step:
 
     def book_dram(self, nbytes: int, op_busy: dict) -> int:
         """Book the DRAM channel for ⌈bytes / bandwidth⌉ cycles from now; returns the end time."""
-        cycles = math.ceil(nbytes / self.hw.dram.bytes_per_cycle)
+        cycles = self.dram.cycles(nbytes)
         self.busy["dram"] += cycles
         op_busy["dram"] += cycles
-        return self.dram.book(self.env.now, cycles)
+        return self.dram.calendar.book(self.env.now, cycles)
 
     def book_sram(self, accesses: dict[str, int], op_busy: dict) -> int:
         """Book one port of each bank for ⌈bits / word width⌉ cycles from now; returns when all are done."""
         end = self.env.now
         for bank, bits in accesses.items():
             if bits > 0:
-                cycles = math.ceil(bits / self.word_bits[bank])
+                cycles = self.banks[bank].cycles(bits)
                 self.busy[f"sram:{bank}"] += cycles
                 op_busy[f"sram:{bank}"] += cycles
-                end = max(end, self.ports[bank].book(self.env.now, cycles))
+                end = max(end, self.banks[bank].calendar.book(self.env.now, cycles))
         return end
 
     def wait_until(self, time: int):
@@ -119,143 +115,29 @@ class _Step:
             self.events += 1
             yield self.env.timeout(time - self.env.now)
 
-    def gemm(self, op: Op, tiles: list[Tile], op_busy: dict, fused: tuple[Op, ...] = (), tiles_per_block: int = 1,
+    def gemm(self, op: Op, tiles, op_busy: dict, fused: tuple[Op, ...] = (), tiles_per_block: int = 1,
              local: dict[str, str] | None = None, keep_result: bool = False):
-        """Load, compute and write back the tiles of ``op``; the ``fused`` ops (a requantisation,
-        pooling) are applied by the shift/align unit on the write-back path, so only their narrower
-        (smaller) result leaves. The
-        loader runs up to two blocks (of ``tiles_per_block`` tiles) ahead of the array. Operands in
-        ``local`` (operand → bank) are already on chip and are copied from that bank instead of
-        DRAM; with ``keep_result`` the result stays in the output bank for a later op."""
-        local = local or {}
+        """Run ``op``'s tiles (a :class:`.runs.Run` or a list) through the loader → PE array →
+        writer pipeline (:mod:`.pipeline`); the ``fused`` ops (a requantisation, pooling) are
+        applied by the shift/align unit on the write-back path, so only their narrower result
+        leaves. The loader runs up to two blocks (of ``tiles_per_block`` tiles) ahead of the array.
+        Operands in ``local`` (operand → bank) are already on chip and are copied from that bank
+        instead of DRAM; with ``keep_result`` the result stays in the output bank for a later op."""
         hw, env = self.hw, self.env
         df = hw.array.dataflow
-        stationary = STATIONARY[df]
-        loaded = simpy.Store(env, capacity=2 * tiles_per_block)
-        done = simpy.Store(env, capacity=2)
         a_bits, b_bits = op.reads[0].bits, op.reads[1].bits
         mac_key = "fp32" if hw.array.datatype == "fp32" else f"{a_bits}x{b_bits}"
-        # bits latched per MAC: operands that move through the PE and the partial sum
-        register_bits = {"ws": a_bits, "is": b_bits, "os": a_bits + b_bits}[df] + op.params["acc_bits"]
         nonzero = (1 - op.reads[0].zero_fraction) * (1 - op.reads[1].zero_fraction)
         self.actions.zero_operand_macs[mac_key] += round(op.macs * (1 - nonzero))
-        banks = {o: hw.bank_for(o).name for o in ("input", "weight", "output")}
-        out_bank = banks["output"]
-
-        def fetched_bits(t: Tile) -> dict[str, int]:
-            """Bits per bank a tile brings in from DRAM (its operands' share, partial sums read back)."""
-            out: dict[str, int] = defaultdict(int)
-            for operand, size in (("input", t.input_fetch_bytes), ("weight", t.weight_fetch_bytes)):
-                if operand != stationary or t.new_stationary or size:
-                    out[banks[operand]] += 8 * size
-            if t.output_fetch_bytes:
-                out[out_bank] += 8 * t.output_fetch_bytes
-            return out
-
-        def consumed_bits(t: Tile) -> dict[str, int]:
-            """Bits per bank the array reads for a tile (im2col-expanded; the stationary operand only
-            when it changes)."""
-            out: dict[str, int] = defaultdict(int)
-            for operand, size in (("input", t.input_bytes), ("weight", t.weight_bytes)):
-                if operand != stationary or t.new_stationary:
-                    out[banks[operand]] += 8 * size
-            return out
-
-        def loader():
-            yield from self.wait_until(env.now + hw.dram.latency_cycles)  # first access; later bursts pipeline
-            for t in tiles:
-                writes = fetched_bits(t)
-                copies: dict[str, int] = defaultdict(int)
-                for operand, size in (("input", t.input_fetch_bytes), ("weight", t.weight_fetch_bytes)):
-                    if operand in local and size:
-                        copies[local[operand]] += 8 * size
-                nbytes = (sum(writes.values()) - sum(copies.values())) // 8
-                self.actions.dram_read_bytes += nbytes
-                op_busy["dram_read_bytes"] += nbytes
-                if nbytes:
-                    yield from self.wait_until(self.book_dram(nbytes, op_busy))
-                if copies:  # on-chip operands are read from the bank that holds them
-                    for bank, bits in copies.items():
-                        self.actions.sram_read_bits[bank] += bits
-                    yield from self.wait_until(self.book_sram(copies, op_busy))
-                for bank, bits in writes.items():
-                    self.actions.sram_write_bits[bank] += bits
-                yield from self.wait_until(self.book_sram(writes, op_busy))
-                yield loaded.put((t, env.now))
-                self.events += 1
-
-        def pe_array():
-            stream_start = stream_end = 0
-            for i, _ in enumerate(tiles):
-                t, loaded_at = yield loaded.get()
-                self.events += 1
-                if hw.timing == "scalesim":
-                    cycles = tile_cycles(df, t.m, t.n, t.k, hw.array.rows, hw.array.cols, "scalesim")
-                    stream_start, stream_end, drain = env.now, env.now + cycles, 0
-                else:  # preload into shadow registers once the data is here and the previous tile streams
-                    preload, stream, drain = tile_phases(df, t.m, t.n, t.k, t.new_stationary)
-                    preload_done = max(loaded_at, stream_start if i else loaded_at) + preload
-                    stream_start = max(env.now, preload_done)
-                    stream_end = stream_start + stream
-                compute = stream_end - env.now
-                self.busy["pe_array"] += compute
-                op_busy["pe_array"] += compute
-                macs = t.m * t.n * t.k
-                self.actions.macs_by_width[mac_key] += macs
-                self.actions.register_bits += register_bits * macs
-                access = consumed_bits(t)
-                for bank, bits in access.items():
-                    self.actions.sram_read_bits[bank] += bits
-                self.actions.sram_write_bits[out_bank] += 8 * t.output_bytes
-                access[out_bank] += 8 * t.output_bytes
-                if not t.first_partial:  # accumulate onto earlier partial sums
-                    self.actions.sram_read_bits[out_bank] += 8 * t.output_bytes
-                    access[out_bank] += 8 * t.output_bytes
-                # the stream ends when both the array and the SRAM ports feeding it are done
-                stream_end = max(stream_end, self.book_sram(access, op_busy))
-                yield from self.wait_until(stream_end)
-                yield done.put((t, stream_end + drain))
-                self.events += 1
-            if drain:  # the last tile's drain is exposed; earlier ones hid under the next stream
-                self.busy["pe_array"] += drain
-                op_busy["pe_array"] += drain
-
-        def writer():
-            for _ in tiles:
-                t, ready = yield done.get()
-                self.events += 1
-                yield from self.wait_until(ready)
-                if t.last_partial:
-                    self.actions.sram_read_bits[out_bank] += 8 * t.output_bytes
-                    yield from self.wait_until(self.book_sram({out_bank: 8 * t.output_bytes}, op_busy))
-                    out_bytes = t.output_bytes
-                    if fused:
-                        cycles = 0
-                        elements = t.unit_elements or (t.m * t.n,) * len(fused)  # pooling shrinks them
-                        for f, count in zip(fused, elements):  # a pipeline: the slowest stage sets the pace
-                            cycles = max(cycles, self.count_unit_op(f, count, streaming=True))
-                        self.busy["shift_align"] += cycles
-                        op_busy["shift_align"] += cycles
-                        yield from self.wait_until(self.unit.book(env.now, cycles))
-                        out_bytes = -(-t.m * t.n * fused[-1].writes[0].bits // 8)  # fixed tiles: one same-size op
-                    if t.result_bytes is not None:
-                        out_bytes = t.result_bytes
-                    if keep_result:  # the result stays in the output bank for its consumer
-                        if fused:
-                            self.actions.sram_write_bits[out_bank] += 8 * out_bytes
-                            yield from self.wait_until(self.book_sram({out_bank: 8 * out_bytes}, op_busy))
-                        continue
-                    self.actions.dram_write_bytes += out_bytes
-                    op_busy["dram_write_bytes"] += out_bytes
-                    yield from self.wait_until(self.book_dram(out_bytes, op_busy))
-                elif t.spill_bytes:  # the block's partial sums leave before its reduction ends
-                    self.actions.sram_read_bits[out_bank] += 8 * t.spill_bytes
-                    yield from self.wait_until(self.book_sram({out_bank: 8 * t.spill_bytes}, op_busy))
-                    self.actions.dram_write_bytes += t.spill_bytes
-                    op_busy["dram_write_bytes"] += t.spill_bytes
-                    yield from self.wait_until(self.book_dram(t.spill_bytes, op_busy))
-
-        yield simpy.AllOf(env, [env.process(loader()), env.process(pe_array()), env.process(writer())])
+        job = GemmJob(op, tiles, op_busy, fused, tiles_per_block, local or {}, keep_result,
+                      {o: hw.bank_for(o).name for o in ("input", "weight", "output")}, STATIONARY[df], mac_key,
+                      # bits latched per MAC: operands that move through the PE and the partial sum
+                      {"ws": a_bits, "is": b_bits, "os": a_bits + b_bits}[df] + op.params["acc_bits"],
+                      simpy.Store(env, capacity=2 * tiles_per_block), simpy.Store(env, capacity=2), env.event())
+        for component in (self.loader, self.pe, self.writer):
+            component.jobs.put(job)
+        self.events += 1
+        yield job.all_done
 
     def stash(self, stash_bytes: dict[str, int], op_busy: dict):
         """Write kept tensors that must make room to DRAM (read from their bank), before an op."""
@@ -280,15 +162,10 @@ class _Step:
     def count_unit_op(self, op: Op, elements: int, streaming: bool = False) -> int:
         """Count ``elements`` of a shift/align op (and its random bits); returns its cycles. A
         ``streaming`` batch follows others through a full pipeline and pays no fill latency."""
-        hw = self.hw
         need = self.unit_needs(op)
-        depth = 0 if streaming else (hw.shift_align.pipeline_depth
-                                     + (hw.shift_align.divide_latency_cycles if need == "divide" else 0))
-        cycles = depth + math.ceil(elements / hw.shift_align.lanes)
         random_bits = int(op.params.get("random_bits", 0)) * elements
-        if random_bits:
-            cycles = max(cycles, math.ceil(random_bits / hw.random_bits_per_cycle))
-            self.actions.random_bits += random_bits
+        cycles = self.unit.cycles(elements, random_bits, need == "divide", streaming)
+        self.actions.random_bits += random_bits
         self.actions.shift_align_ops[f"{op.params.get('op', op.kind)}:{max(t.bits for t in op.reads + op.writes)}"] \
             += elements
         return cycles
@@ -363,6 +240,9 @@ def _pool_chain(ops: list[Op], i: int, hw: HardwareSpec) -> tuple[tuple[Op, ...]
         break  # one element-wise op after the pooling, as after a GEMM
     return tuple(chain), size * p["out_w"]
 
+
+MODELS = ("runs", "tiles")
+"""Simulation models: tiles as runs with periodic jumps (fast), every tile (the reference)."""
 
 DEFAULT_MAX_TILES = 5_000_000
 """Above this many tiles per step a simulation is refused up front (a few minutes and over a GB)."""
@@ -481,8 +361,17 @@ def plan_step(trace: Trace, hw: HardwareSpec, energies: AccessEnergies | None = 
     return plans
 
 
+def plan_runs(op: Op, hw: HardwareSpec, plan: GemmPlan) -> Run:
+    """The tiles the simulator executes for a GEMM/conv op under its plan, as runs (:mod:`.runs`)."""
+    if not plan.searched:
+        return fixed_runs(op, hw)
+    return mapping_runs(op, hw, plan.mapping, result_bytes(op, plan.fused),
+                        tuple(f.reads[0].elements for f in plan.fused))
+
+
 def plan_tiles(op: Op, hw: HardwareSpec, plan: GemmPlan) -> list[Tile]:
-    """The tiles the simulator executes for a GEMM/conv op under its plan."""
+    """The tiles the simulator executes for a GEMM/conv op under its plan, one object each (the
+    per-tile reference)."""
     if not plan.searched:
         return tile_op(op, hw)
     return tile_mapping(op, hw, plan.mapping, result_bytes(op, plan.fused),
@@ -576,7 +465,8 @@ SIMULATIONS = _SimulationMemo()
 
 def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | None = None,
              max_tiles: int | None = DEFAULT_MAX_TILES,
-             energies: AccessEnergies | None = None, memo: bool = True) -> tuple[Timing, ActionCounts]:
+             energies: AccessEnergies | None = None, memo: bool = True,
+             model: str = "runs") -> tuple[Timing, ActionCounts]:
     """Execute every op of ``trace`` on ``hw``; returns the timing and the action counts.
 
     A float32 datapath (``pe_array.datatype: fp32``) runs the same ops with every tensor
@@ -584,37 +474,45 @@ def simulate(trace: Trace, hw: HardwareSpec, progress: Callable[[dict], None] | 
     ``energies``, by default the cost model's). A step of more than ``max_tiles`` tiles is
     refused before any work; ``progress`` receives ``map`` and ``simulate`` events. A step
     simulated before in this process with the same :func:`timing_key` is returned from
-    :data:`SIMULATIONS` (``memo=False`` always simulates)."""
+    :data:`SIMULATIONS` (``memo=False`` always simulates).
+
+    ``model``: ``runs`` (the default) executes each op's tiles as runs and advances settled
+    pipelines by whole periods (:mod:`.pipeline`); ``tiles`` builds and simulates every tile, the
+    reference the fast model must equal exactly (in every number but the event count)."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
     if hw.array.datatype == "fp32":
         trace = trace.at_width(32)
     gemm_plans = plan_step(trace, hw, energies)
     total_tiles = _check_total(trace, hw, gemm_plans, max_tiles)
-    key = timing_key(trace, hw, gemm_plans) if memo else None
+    key = timing_key(trace, hw, gemm_plans) + (model,) if memo else None
     if key is not None:
         found = SIMULATIONS.get(key)
         if found is not None:
             return found
-    result = _simulate(trace, hw, gemm_plans, progress, total_tiles)
+    result = _simulate(trace, hw, gemm_plans, progress, total_tiles, model)
     if key is not None:
         SIMULATIONS.put(key, result)
     return result
 
 
 def _simulate(trace: Trace, hw: HardwareSpec, gemm_plans: dict[int, GemmPlan],
-              progress: Callable[[dict], None] | None, total_tiles: int) -> tuple[Timing, ActionCounts]:
+              progress: Callable[[dict], None] | None, total_tiles: int,
+              model: str = "runs") -> tuple[Timing, ActionCounts]:
     """The SimPy run of one step under its plans (see :func:`simulate`)."""
     fused, on_write_back = _write_back_chains(gemm_plans)
-    step = _Step(hw)
+    step = _Step(hw, jumps=model == "runs")
+    make_tiles = plan_runs if model == "runs" else plan_tiles
     timings: list[OpTiming] = []
     plans = []
     tiles_done = 0
     for i, op in enumerate(trace.ops):
         tiles = None
         if i in gemm_plans:
-            tiles = plan_tiles(op, hw, gemm_plans[i])
+            tiles = make_tiles(op, hw, gemm_plans[i])
         plans.append((op, tiles))
-        if progress and tiles:
-            tiles_done += len(tiles)
+        if progress and tiles is not None:
+            tiles_done += gemm_plans[i].tiles
             progress({"event": "map", "done": tiles_done, "total": total_tiles})
 
     placement = placed_ops = None
@@ -626,7 +524,7 @@ def _simulate(trace: Trace, hw: HardwareSpec, gemm_plans: dict[int, GemmPlan],
         for i, (op, tiles) in enumerate(plans):
             if progress:
                 progress({"event": "simulate", "op": i, "ops": len(plans), "done": tiles_run, "total": total_tiles})
-            tiles_run += len(tiles or [])
+            tiles_run += gemm_plans[i].tiles if i in gemm_plans else 0
             start = step.env.now
             op_busy: dict[str, int] = defaultdict(int)
             step.enter_phase(op.phase)
@@ -654,7 +552,8 @@ def _simulate(trace: Trace, hw: HardwareSpec, gemm_plans: dict[int, GemmPlan],
             op_busy["sram_ports"] = sram
             bound = max(("pe_array", "dram", "shift_align", "sram_ports"), key=lambda c: op_busy.get(c, 0))
             plan = gemm_plans.get(i)
-            timings.append(OpTiming(op.name, op.kind, op.phase, cycles, len(tiles or []), op_busy.get("pe_array", 0),
+            timings.append(OpTiming(op.name, op.kind, op.phase, cycles, plan.tiles if plan else 0,
+                                    op_busy.get("pe_array", 0),
                                     op_busy.get("dram", 0), op_busy.get("shift_align", 0), bound, sram,
                                     op_busy.get("dram_read_bytes", 0), op_busy.get("dram_write_bytes", 0),
                                     compulsory_dram_bytes(op, fused.get(i, ()), tuple(local), keep)
