@@ -367,7 +367,6 @@ class _Snapshot:
     state: tuple
     now: int
     counters: dict
-    lowest: int      # the earliest tile the pipeline still works on
 
 
 class PeriodJump:
@@ -384,13 +383,21 @@ class PeriodJump:
                 id(job.loaded): "loaded", id(job.done): "done"}
 
     def _state(self, job: GemmJob, at: int) -> tuple | None:
-        """The pipeline's state relative to now and to tile ``at``; None when something foreign is queued."""
+        """The pipeline's state relative to now and to tile ``at``; None when something foreign is
+        queued. Times that can no longer matter are clamped: a loaded tile's time below the PE's
+        last stream start (the next preload starts after both), a finished tile's time or a free
+        server before now."""
         env = self.step.env
         now = env.now
         names = self._names(job)
+        pe = self.pe
+        floor = pe.stream_start if pe.timing != "scalesim" else None  # scalesim never waits for a preload
 
-        def item(value):
-            return None if value is None else (value[0] - at, value[1] - now)
+        def loaded(value):
+            return (value[0] - at, 0 if floor is None else max(value[1], floor) - now)
+
+        def finished(value):
+            return value[0] - at, max(value[1] - now, 0)
 
         queue = []
         for time, priority, _, event in sorted(env._queue, key=lambda e: e[:3]):
@@ -400,16 +407,33 @@ class PeriodJump:
                 if name is None:
                     return None
                 owners.append((name, callback.__name__))
-            value = event._value if isinstance(event._value, list) else None
-            queue.append((time - now, priority, type(event).__name__, tuple(owners), item(value)))
+            value = event._value
+            if isinstance(value, list):
+                value = finished(value) if getattr(event, "resource", None) is job.done else loaded(value)
+            elif value is not None:
+                return None
+            queue.append((time - now, priority, type(event).__name__, tuple(owners), value))
         stores = []
-        for store in (job.loaded, job.done):
-            stores.append((tuple(item(v) for v in store.items),
-                           tuple(names.get(id(e.proc), "?") + repr(item(e.item)) for e in store.put_queue),
+        for store, relative in ((job.loaded, loaded), (job.done, finished)):
+            items = store.items  # consecutive tiles, loaded in time order: only a suffix is above the floor
+            late = len(items)
+            if store is job.loaded and floor is not None:
+                while late and items[late - 1][1] > floor:
+                    late -= 1
+            elif store is job.loaded:
+                late = len(items)
+            else:
+                late = 0
+            stores.append(((items[0][0] - at, len(items)) if items else None,
+                           tuple(relative(v) for v in items[late:]),
+                           tuple((names.get(id(e.proc), "?"), relative(e.item)) for e in store.put_queue),
                            tuple(names.get(id(e.proc), "?") for e in store.get_queue)))
-        pe = self.pe
+        if floor is None:  # what the tile just taken sees of its load time (see PEArray.work)
+            taken = 0
+        else:
+            taken = (max(pe.loaded_at, floor) if pe.index else pe.loaded_at) - now
         processes = ((self.loader.stage, self.loader.cursor - at), (self.writer.stage, self.writer.cursor - at),
-                     (pe.loaded_at - now, pe.stream_start - now, pe.stream_end - now, pe.drain))
+                     (taken, pe.stream_start - now, pe.stream_end - now, pe.drain))
         calendars = tuple(c.relative(now) for c in self.step.calendars())
         return tuple(queue), tuple(stores), processes, calendars
 
@@ -443,35 +467,54 @@ class PeriodJump:
         pe.stream_start += cycles
         pe.stream_end += cycles
 
+    @staticmethod
+    def _periods_left(spans: list[tuple[int, int, int]], cursor: int, period: int) -> tuple[int, bool]:
+        """For a process at ``cursor`` (working on tile ``cursor − 1``, which lies in ``spans``): how
+        many more whole ``period``\ s its input repeats for, and whether it also repeated over the
+        last one (the widest repetition whose period divides ``period``; they nest)."""
+        for start, span_period, end in reversed(spans):
+            if period % span_period == 0:
+                return (end - cursor) // period, cursor - 1 - period >= start
+        return 0, False
+
     def at_tile(self, job: GemmJob, pe: PEArray) -> None:
-        """Called when the PE array has taken tile ``pe.index``: record the state, and jump when it
-        repeats the state one period back inside a repetition that has whole periods left."""
+        """Called when the PE array has taken tile ``pe.index``: record the state when each process's
+        input repeats for another period, and jump when the state repeats the one a period back
+        (each process stays inside input that repeats with that period: they may sit in different
+        repetitions of the run)."""
         if job is not self.job:
             self.job, self.snapshots = job, {}
-        if not isinstance(job.tiles, Run):
+        runs = job.tiles
+        if not isinstance(runs, Run):
             return
         at = pe.index
-        spans = job.tiles.spans(at)
-        if not spans:
+        own = runs.spans(at)
+        if not own:
             return
-        state = self._state(job, at)
-        if state is None:
-            return
-        now = self.step.env.now
-        lowest = max(self.writer.cursor - 1, 0)
-        for start, period, end in spans:
-            before = self.snapshots.get(at - period)
-            if before is None or before.lowest < start or before.state != state:
-                continue
-            periods = (end - self.loader.cursor) // period
+        cursors = (self.loader.cursor, pe.cursor, self.writer.cursor)
+        spans = [runs.spans(max(c - 1, 0)) for c in cursors]
+        state = None
+        for _, period, _ in own:
+            left, back = [], True
+            for cursor, where in zip(cursors, spans):
+                n, repeated = self._periods_left(where, cursor, period)
+                left.append(n)
+                back = back and repeated
+            periods = min(left)
             if periods < 1:
                 continue
-            counters = _counters(self.step, job)
-            delta = {k: v - before.counters.get(k, 0) for k, v in counters.items()}
-            _add_counters(self.step, job, delta, periods)
-            self._shift(job, periods * (now - before.now), periods * period)
-            self.jumps += 1
-            self.skipped_tiles += periods * period
-            at, now, lowest = pe.index, self.step.env.now, lowest + periods * period
-            break
-        self.snapshots[at] = _Snapshot(state, now, _counters(self.step, job), lowest)
+            if state is None:
+                state = self._state(job, at)
+                if state is None:
+                    return
+            before = self.snapshots.pop((period, at - period), None)
+            if back and before is not None and before.state == state:
+                now = self.step.env.now
+                counters = _counters(self.step, job)
+                delta = {k: v - before.counters.get(k, 0) for k, v in counters.items()}
+                _add_counters(self.step, job, delta, periods)
+                self._shift(job, periods * (now - before.now), periods * period)
+                self.jumps += 1
+                self.skipped_tiles += periods * period
+                return
+            self.snapshots[(period, at)] = _Snapshot(state, self.step.env.now, _counters(self.step, job))
