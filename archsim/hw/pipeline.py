@@ -470,7 +470,7 @@ class PeriodJump:
     @staticmethod
     def _periods_left(spans: list[tuple[int, int, int]], cursor: int, period: int) -> tuple[int, bool]:
         """For a process at ``cursor`` (working on tile ``cursor − 1``, which lies in ``spans``): how
-        many more whole ``period``\ s its input repeats for, and whether it also repeated over the
+        many more whole periods its input repeats for, and whether it also repeated over the
         last one (the widest repetition whose period divides ``period``; they nest)."""
         for start, span_period, end in reversed(spans):
             if period % span_period == 0:
