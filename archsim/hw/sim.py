@@ -1,15 +1,15 @@
-"""The SimPy model: a training-step trace executed tile by tile on the accelerator.
+"""The SimPy model: a training-step trace executed on the accelerator's components.
 
 Each GEMM/conv op runs the tiles of the mapping :func:`plan_step` chooses (the search of
 :mod:`.mapping` under the hardware's ``mapping`` objective, or the fixed mapping of
-:func:`.mapper.tile_op`). Processes per op (SimPy's producer/consumer style): a loader moves
-each block's operands over DRAM (or from the bank holding them) into double-buffered SRAM,
-up to two blocks ahead of the PE array, which takes tiles and computes them, and a writer
-drains finished outputs (and spilled partial sums) back to DRAM, or leaves a result on chip
-for a later op (:mod:`.placement`). The DRAM
-channel and each bank's ports are FIFO resources kept as booking calendars
-(:class:`Calendar`): a process books a transfer when it issues it and sleeps until it
-ends, which is what a SimPy FIFO ``Resource`` would do, at one event instead of four.
+:func:`.mapper.tile_op`) through the components of :mod:`.pipeline`: a loader moves each
+block's operands over DRAM (or from the bank holding them) into double-buffered SRAM, up to
+two blocks ahead of the PE array, which takes tiles and computes them, and a writer drains
+finished outputs (and spilled partial sums) back to DRAM, or leaves a result on chip for a
+later op (:mod:`.placement`). The DRAM channel and each bank's ports are FIFO resources kept
+as booking calendars (:class:`.pipeline.Calendar`). By default (``model="runs"``) an op's
+tiles are runs (:mod:`.runs`) and a settled pipeline is advanced by whole periods; with
+``model="tiles"`` every tile is built and simulated, the reference the fast model equals.
 
 PE timing follows the hardware's convention. ``archsim``: a tile's preload, stream and
 drain (:func:`.systolic.tile_phases`) overlap with its neighbours through double-buffered
@@ -22,14 +22,13 @@ lanes⌉`` cycles, longer if the random-bit source or a divider's latency limits
 the fixed mapping their tensors stay on chip when they fit in the bank and larger ones stream
 through DRAM; under a searched mapping they read and write tensors where the placement has them.
 Ops run in trace order, one after the other. One SimPy event stands for one tile
-transfer or tile computation, never for a cycle.
+transfer or tile computation (or, in the fast model, a jump over many), never for a cycle.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
-import math
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Callable
@@ -46,7 +45,7 @@ from .pipeline import Calendar, DramChannel, GemmJob, Loader, PEArray, PeriodJum
     ShiftAlignUnit, Writer
 from .placement import OpPlacement, Placement, tensor_links
 from .runs import Run, fixed_runs, mapping_runs
-from .systolic import tile_cycles, tile_phases, unmap_tile
+from .systolic import unmap_tile
 
 STATIONARY = {"ws": "weight", "os": "output", "is": "input"}
 UNIT_CAPABILITY = {"stochastic_round": "stochastic_round", "divide_clip": "divide", "divide_decay_subtract": "divide",
