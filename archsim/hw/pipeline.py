@@ -180,8 +180,8 @@ class _Process:
             if len(job.finished) == 3:
                 job.all_done.succeed()
 
-    def work(self, job: GemmJob):  # pragma: no cover - overridden
-        raise NotImplementedError
+    def work(self, job: GemmJob):  # pragma: no cover - every component defines its own
+        raise NotImplementedError(f"{type(self).__name__} must define work()")
 
 
 class Loader(_Process):
@@ -416,14 +416,10 @@ class PeriodJump:
         stores = []
         for store, relative in ((job.loaded, loaded), (job.done, finished)):
             items = store.items  # consecutive tiles, loaded in time order: only a suffix is above the floor
-            late = len(items)
+            late = len(items) if store is job.loaded else 0
             if store is job.loaded and floor is not None:
                 while late and items[late - 1][1] > floor:
                     late -= 1
-            elif store is job.loaded:
-                late = len(items)
-            else:
-                late = 0
             stores.append(((items[0][0] - at, len(items)) if items else None,
                            tuple(relative(v) for v in items[late:]),
                            tuple((names.get(id(e.proc), "?"), relative(e.item)) for e in store.put_queue),
