@@ -21,6 +21,7 @@ from .config import WorkloadSpec
 from .config.workload import NumericSpec
 from .config.hardware import HardwareSpec
 from .cost.model import CostModel, CostReport
+from .cost.opcount import opcount_breakdown
 from .data import Dataset
 from .fileio import check_writable, locked, write_csv, write_json
 from .hw.actions import ActionCounts, Timing
@@ -124,6 +125,10 @@ class RunResult:
     simulate_s: float = 0.0
     price_s: float = 0.0
     """Wall time of the simulation and of the pricing (benchmarks split a point's time with them)."""
+    memory_bytes: dict = field(default_factory=dict)
+    """The step's training memory by kind (:func:`training_memory_bytes`)."""
+    opcount: dict = field(default_factory=dict)
+    """NITRO-D's authors' op-count model of the same step (:mod:`archsim.cost.opcount`; NITRO-D only)."""
 
     @property
     def latency_s_per_epoch(self) -> float:
@@ -147,6 +152,8 @@ class RunResult:
             "energy_j_per_epoch": self.steps_per_epoch * self.energy_j_per_step,
             "training_energy_j": epochs * self.steps_per_epoch * self.energy_j_per_step,
             "area_mm2": self.cost.area_mm2, "avg_power_w": self.cost.avg_power_w, "tops_per_w": self.cost.tops_per_w,
+            "training_memory_bytes": sum(self.memory_bytes.values()),
+            "training_wall_s": self.training.wall_s,
         }
 
     def breakdowns(self) -> dict[str, dict[str, float]]:
@@ -170,6 +177,8 @@ class RunResult:
                                                for op in self.timing.ops if op.compulsory_dram_bytes},
                 **{f"block_{d}_by_op": {op.name: op.block[d] for op in self.timing.ops if op.block} for d in "mnk"},
                 "macs_by_op": dict(self.op_macs),
+                "memory_bytes_by_kind": dict(self.memory_bytes),
+                **({"opcount_model": dict(self.opcount)} if self.opcount else {}),
                 "test_accuracy_by_epoch": {str(i + 1): a for i, a in
                                            enumerate(self.training.test_accuracy_per_epoch)}}
 
@@ -230,6 +239,18 @@ def component_names(hw: HardwareSpec) -> dict[str, str]:
     return {**{f"sram:{b.name}": hw.bank_role(b.name) for b in hw.banks}, "random_source": "random"}
 
 
+def training_memory_bytes(trace) -> dict[str, float]:
+    """What a training step must hold, by kind, at the widths the trace records (so a float32
+    datapath counts 32 bits everywhere): ``weights`` (every stored weight, local heads included),
+    ``activations`` (the input of every forward GEMM/conv, the network's input included: kept for
+    its weight gradient) and ``gradient_peak`` (the largest weight-gradient buffer, as gradients
+    stream layer by layer). The op-count cost model of NITRO-D's authors counts memory this way."""
+    weights = sum(op.reads[0].size_bits for op in trace.ops if op.kind == "update") / 8
+    activations = sum(op.reads[0].size_bits for op in trace.ops if op.macs and op.phase == "forward") / 8
+    gradient = max((w.size_bits for op in trace.ops for w in op.writes if w.tensor.endswith(".dw")), default=0) / 8
+    return {"weights": weights, "activations": activations, "gradient_peak": gradient}
+
+
 def price_step(spec: WorkloadSpec, hw: HardwareSpec, trace, training: TrainResult, reused: bool,
                train_images: int, cost_model: CostModel | None = None, sram_backend: str = "table",
                progress: Callable[[dict], None] | None = None,
@@ -245,13 +266,29 @@ def price_step(spec: WorkloadSpec, hw: HardwareSpec, trace, training: TrainResul
     steps = math.ceil(train_images / batch)
     return RunResult(spec.name, hw.name, training, reused, timing, actions, cost, hw.clock_mhz, batch, steps,
                      tuple(cost_model.warnings), parameter_columns(hw, spec.algorithm), component_names(hw),
-                     {op.name: op.macs for op in trace.ops if op.macs}, t1 - t0, t2 - t1)
+                     {op.name: op.macs for op in trace.ops if op.macs}, t1 - t0, t2 - t1,
+                     training_memory_bytes(trace.at_width(32) if hw.array.datatype == "fp32" else trace),
+                     opcount_breakdown(trace) if spec.algorithm == "nitro_d" else {})
+
+
+def untrained_result(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec) -> TrainResult:
+    """The record of a training of 0 epochs: no accuracy (NaN), no compute."""
+    numerics, numeric_spec = training_numerics(hw, spec.algorithm)
+    nan = float("nan")
+    return TrainResult(spec.name, spec.algorithm, numerics,
+                       asdict(numeric_spec) if numeric_spec else {"datapath": "fp32"},
+                       f"{data.name}/{data.variant}", spec.training.seed, 0, spec.training.batch_size,
+                       len(data.train_labels), len(data.test_labels), [], nan, nan, 0, 0, 0.0, 0.0, {})
 
 
 def trained_step(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
                  progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, object]:
     """The (cached) training on ``hw``'s numerics and the trace of one step of the trained network
-    at the training batch size: what every hardware point of one training key shares."""
+    at the training batch size: what every hardware point of one training key shares. With 0
+    epochs nothing is trained: the initial network's step is priced and the accuracy is NaN."""
+    if spec.training.epochs == 0:
+        return untrained_result(spec, data, hw), False, record_trace(
+            spec, data, hw.numerics_for(spec.algorithm), spec.training.batch_size)
     training, reused, state = cached_training(spec, data, hw, progress)
     # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
     # network's; a float32 datapath runs the same ops, recorded from the integer model at init
@@ -274,4 +311,5 @@ def run(spec: WorkloadSpec, hw: HardwareSpec, data: Dataset, progress: Callable[
 
 
 __all__ = ["RunResult", "cached_training", "component_names", "parameter_columns", "price_step", "run",
-           "train_cache_dir", "trained_step", "training_numerics"]
+           "train_cache_dir", "trained_step", "training_memory_bytes", "training_numerics",
+           "untrained_result"]

@@ -22,8 +22,17 @@ def _read(folder: str | Path, query: str):
 
 
 def load(folder: str | Path):
-    """The sweep's points table: one row per point, parameter and result columns."""
-    return _read(folder, "SELECT * FROM points ORDER BY rowid")
+    """The sweep's points table: one row per point, parameter and result columns (a headline
+    result is numeric even where no point has it, e.g. the accuracy of untrained points: NaN)."""
+    import pandas as pd
+
+    from .spec import RESULT_METRICS
+
+    df = _read(folder, "SELECT * FROM points ORDER BY rowid")
+    for col in RESULT_METRICS:
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
 
 
 def breakdowns(folder: str | Path):

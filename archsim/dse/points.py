@@ -22,7 +22,9 @@ from ..config import ConfigError, WorkloadSpec, load_workload
 from ..config.hardware import HardwareSpec, hardware_from_mapping
 from ..config.reader import load_yaml, show
 from ..outputs import digest
-from .spec import Axis, SweepSpec
+from pathlib import Path
+
+from .spec import WORKLOAD_AXES, Axis, SweepSpec
 
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]+)\])?$")
 POINT_DIGEST_CHARS = 16
@@ -93,9 +95,9 @@ def set_path(data: dict, path: str, value: Any) -> list[str]:
     return written
 
 
-def _draws(spec: SweepSpec) -> list[dict[str, Any]]:
+def _draws(spec: SweepSpec, axes: tuple[Axis, ...] | None = None) -> list[dict[str, Any]]:
     """Value of every free axis per point: the grid, or seeded random / Latin-hypercube samples."""
-    free = spec.free_axes()
+    free = spec.free_axes() if axes is None else tuple(a for a in axes if not a.same_as)
     if not free:
         return [{}]
     s = spec.sampling
@@ -117,9 +119,10 @@ def _coupled(value: Any, times: float) -> Any:
     return int(out) if isinstance(value, int) and float(out).is_integer() else out
 
 
-def axis_values(spec: SweepSpec, draw: dict[str, Any]) -> list[tuple[str, Any]]:
+def axis_values(spec: SweepSpec, draw: dict[str, Any], axes: tuple[Axis, ...] | None = None) -> list[tuple[str, Any]]:
     """Every axis's value for one draw, coupled axes included, in spec order."""
-    return [(a.path, _coupled(draw[a.same_as], a.times) if a.same_as else draw[a.path]) for a in spec.axes]
+    return [(a.path, _coupled(draw[a.same_as], a.times) if a.same_as else draw[a.path])
+            for a in (spec.axes if axes is None else axes)]
 
 
 def resolve_hardware(spec: SweepSpec, base: dict, values: list[tuple[str, Any]], index: int) -> HardwareSpec:
@@ -127,11 +130,14 @@ def resolve_hardware(spec: SweepSpec, base: dict, values: list[tuple[str, Any]],
     data = copy.deepcopy(base)
     wrote: dict[str, list[str]] = {}
     for path, value in values:
+        if path in WORKLOAD_AXES:
+            continue  # sets the workload's training, not the hardware
         try:
             wrote[path] = set_path(data, path, value)
         except KeyError as exc:
             raise ConfigError(spec.source_file, f"axes.{path}", f"cannot set {show(value)} in "
-                                                                f"{spec.hardware.name}: {exc.args[0]}") from None
+                                                                f"{base.get('name', 'the base hardware')}: "
+                                                                f"{exc.args[0]}") from None
     try:
         return hardware_from_mapping(data, f"{spec.source_file} (point {index})", str(base.get("name", "hw")))
     except ConfigError as exc:
@@ -154,14 +160,16 @@ def point_identity(workload: WorkloadSpec, hardware: HardwareSpec, dataset: str,
     return {"workload": plain(workload), "hardware": hw, "dataset": dataset, "sram_backend": sram_backend}
 
 
-def base_mapping(spec: SweepSpec) -> dict:
-    """The base hardware as a mapping every point starts from (validated; numerics as a list)."""
-    base = load_yaml(spec.hardware)
-    hardware_from_mapping(base, str(spec.hardware), spec.hardware.stem)  # the base itself must be valid
+def base_mapping(spec: SweepSpec, file: Path | None = None) -> dict:
+    """A base hardware (default the first) as a mapping every point starts from (validated;
+    numerics as a list)."""
+    file = file or spec.hardware
+    base = load_yaml(file)
+    hardware_from_mapping(base, str(file), file.stem)  # the base itself must be valid
     if isinstance(base, dict) and isinstance(base.get("numerics"), dict):
         base = {**base, "numerics": [base["numerics"]]}
     base = copy.deepcopy(base)
-    base.setdefault("name", spec.hardware.stem)
+    base.setdefault("name", file.stem)
     return base
 
 
@@ -171,17 +179,27 @@ def sweep_workloads(spec: SweepSpec) -> list[tuple[str, WorkloadSpec]]:
             for e in spec.workloads]
 
 
+def training_overrides(values: list[tuple[str, Any]]) -> dict[str, int]:
+    """The workload-training axes (``seed``, ``epochs``) of a point's values."""
+    return {path: value for path, value in values if path in WORKLOAD_AXES}
+
+
 def expand(spec: SweepSpec) -> list[Point]:
-    """Every distinct point of the sweep (identical points once), each validated."""
-    base = base_mapping(spec)
+    """Every distinct point of the sweep (identical points once), each validated: every base
+    hardware × every grid of ``spec.axis_sets()`` × every workload."""
     workloads = sweep_workloads(spec)
     points: dict[str, Point] = {}
-    for n, draw in enumerate(_draws(spec)):
-        values = axis_values(spec, draw)
-        hw = resolve_hardware(spec, base, values, n)
-        for file, w in workloads:
-            p = make_point(spec, w, file, hw, values)
-            points.setdefault(p.point_hash, p)
+    n = 0
+    for file in spec.bases():
+        base = base_mapping(spec, file)
+        for axes in spec.axis_sets():
+            for draw in _draws(spec, axes):
+                values = axis_values(spec, draw, axes)
+                hw = resolve_hardware(spec, base, values, n)
+                n += 1
+                for wfile, w in workloads:
+                    p = make_point(spec, w.with_overrides(**training_overrides(values)), wfile, hw, values)
+                    points.setdefault(p.point_hash, p)
     return list(points.values())
 
 
@@ -193,4 +211,4 @@ def make_point(spec: SweepSpec, workload: WorkloadSpec, file: str, hw: HardwareS
     return Point(workload, file, replace(hw, name=f"{hw.name}-{h[:8]}"), tuple(values), h)  # only the name changes
 
 
-__all__ = ["Point", "axis_values", "base_mapping", "expand", "make_point", "sweep_workloads", "point_identity", "resolve_hardware", "set_path"]
+__all__ = ["Point", "training_overrides", "axis_values", "base_mapping", "expand", "make_point", "sweep_workloads", "point_identity", "resolve_hardware", "set_path"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ SAMPLING = ("grid", "random", "latin_hypercube")
 SEARCH = ("nsga2", "tpe")
 DATASET_VARIANTS = ("mini", "full")
 CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|<|>|==)\s*([-+0-9.eE]+)\s*$")
+WORKLOAD_AXES = ("seed", "epochs")
+"""Axes that set the workload's training instead of a hardware key (e.g. ``seed: [1, 2, 3]``)."""
 MAX_POINTS = 1_000_000
 """A grid larger than this is refused before anything is built."""
 RESULT_METRICS = ("final_test_accuracy", "best_test_accuracy", "cycles_per_step", "latency_s_per_step",
                   "latency_s_per_epoch", "training_latency_s", "energy_j_per_step", "energy_j_per_epoch",
-                  "training_energy_j", "area_mm2", "avg_power_w", "tops_per_w")
+                  "training_energy_j", "area_mm2", "avg_power_w", "tops_per_w", "training_memory_bytes")
 """Headline results a constraint or an objective may name."""
 
 
@@ -102,9 +104,21 @@ class SweepSpec:
     maximize: tuple[str, ...]
     search: Search | None
     sram_backend: str = "table"
+    hardware_files: tuple[Path, ...] = ()
+    grids: tuple[tuple[Axis, ...], ...] = ()
+    reference: dict = field(default_factory=dict)
 
     def free_axes(self) -> tuple[Axis, ...]:
         return tuple(a for a in self.axes if not a.same_as)
+
+    def bases(self) -> tuple[Path, ...]:
+        """The base hardware files: every axis applies to each of them."""
+        return self.hardware_files or (self.hardware,)
+
+    def axis_sets(self) -> tuple[tuple[Axis, ...], ...]:
+        """The axes of each grid whose union is the sweep: ``axes`` crossed with every entry of
+        ``grids`` (or ``axes`` alone)."""
+        return tuple(self.axes + g for g in self.grids) if self.grids else (self.axes,)
 
 
 def _values(sec: Section, key: str) -> tuple[tuple[Any, ...], str, float]:
@@ -147,6 +161,29 @@ def _values(sec: Section, key: str) -> tuple[tuple[Any, ...], str, float]:
     raise sec.error(key, "expected a list of values, or a mapping with range, log2 or same_as")
 
 
+def _axes(ax: Section, file: str, where: str, outer: tuple[Axis, ...] = ()) -> tuple[Axis, ...]:
+    """One mapping of axes (key path → values), coupled axes checked against it and ``outer``."""
+    axes = []
+    for key in list(ax._value):  # noqa: SLF001  (the axes mapping's own keys are the paths)
+        if not isinstance(key, str) or not key:
+            raise ax.error(str(key), "expected a key path such as pe_array.rows")
+        values, same_as, times = _values(ax, key)
+        if key in WORKLOAD_AXES and (same_as or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                        and v >= 0 for v in values)):
+            raise ax.error(key, f"expected a list of non-negative integers ({key} sets the workload's training)")
+        axes.append(Axis(key, values, same_as, times))
+    ax.done()
+    known = {a.path: a for a in (*outer, *axes)}
+    for a in axes:
+        if a.same_as and (a.same_as not in known or a.same_as == a.path):
+            raise ConfigError(file, f"{where}.{a.path}.same_as", f"expected another axis of this sweep, got {a.same_as!r}")
+        target = known.get(a.same_as)
+        if target is not None and target.same_as:
+            raise ConfigError(file, f"{where}.{a.path}.same_as", f"{a.same_as} follows another axis itself; "
+                                                                 "couple to a free axis")
+    return tuple(axes)
+
+
 def _constraint(sec: Section, index: int, text: Any) -> Constraint:
     where = f"constraints[{index}]"
     if not isinstance(text, str) or not (m := CONSTRAINT_RE.match(text)):
@@ -181,7 +218,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not isinstance(raw_wl, list) or not raw_wl:
         raise top.error("workloads", f"expected a workload file or a non-empty list of them, got {show(raw_wl)}")
     tr = top.section("training", {})
-    epochs = tr.integer("epochs", None, lo=1, hi=10000) if tr.has("epochs") else None
+    epochs = tr.integer("epochs", None, lo=0, hi=10000) if tr.has("epochs") else None
     seed = tr.integer("seed", None, lo=0, hi=2**63 - 1) if tr.has("seed") else None
     tr.done()
     workloads = []
@@ -191,32 +228,40 @@ def load_sweep(path: str | Path) -> SweepSpec:
         else:
             ws = Section(file, f"workloads[{i}]", w)
             entry = WorkloadEntry(_path(base, ws.string("file")),
-                                  ws.integer("epochs", lo=1, hi=10000) if ws.has("epochs") else epochs,
+                                  ws.integer("epochs", lo=0, hi=10000) if ws.has("epochs") else epochs,
                                   ws.integer("seed", lo=0, hi=2**63 - 1) if ws.has("seed") else seed)
             ws.done()
         if not entry.path.is_file():
             raise ConfigError(file, f"workloads[{i}]", f"file not found: {entry.path}")
         workloads.append(entry)
-    hardware = _path(base, top.string("hardware"))
-    if not hardware.is_file():
-        raise top.error("hardware", f"file not found: {hardware}")
+    raw_hw = top.raw("hardware")
+    if isinstance(raw_hw, list):
+        if not raw_hw or not all(isinstance(h, str) and h for h in raw_hw):
+            raise top.error("hardware", f"expected a hardware file or a non-empty list of them, got {show(raw_hw)}")
+        files = tuple(_path(base, h) for h in raw_hw)
+        where = [f"hardware[{i}]" for i in range(len(files))]
+    else:
+        files, where = (_path(base, top.string("hardware")),), ["hardware"]
+    for f, w in zip(files, where):
+        if not f.is_file():
+            raise ConfigError(file, w, f"file not found: {f}")
+    if len(set(files)) != len(files):
+        raise top.error("hardware", "expected distinct hardware files")
+    hardware = files[0]
     dataset = top.string("dataset", "mini", DATASET_VARIANTS)
-    ax = top.section("axes", {})
-    axes = []
-    for key in list(ax._value):  # noqa: SLF001  (the axes mapping's own keys are the paths)
-        if not isinstance(key, str) or not key:
-            raise ax.error(str(key), "expected a key path such as pe_array.rows")
-        values, same_as, times = _values(ax, key)
-        axes.append(Axis(key, values, same_as, times))
-    ax.done()
-    names = {a.path for a in axes}
-    for a in axes:
-        if a.same_as and (a.same_as not in names or a.same_as == a.path):
-            raise ConfigError(file, f"axes.{a.path}.same_as", f"expected another axis of this sweep, got {a.same_as!r}")
-        target = next((b for b in axes if b.path == a.same_as), None)
-        if target is not None and target.same_as:
-            raise ConfigError(file, f"axes.{a.path}.same_as", f"{a.same_as} follows another axis itself; "
-                                                              "couple to a free axis")
+    axes = _axes(top.section("axes", {}), file, "axes")
+    grids: list[tuple[Axis, ...]] = []
+    if top.has("grids"):
+        raw_g = top.raw("grids")
+        if not isinstance(raw_g, list) or not raw_g or not all(isinstance(g, dict) and g for g in raw_g):
+            raise top.error("grids", f"expected a non-empty list of axis mappings (each a grid of its own), "
+                                     f"got {show(raw_g)}")
+        for i, g in enumerate(raw_g):
+            grid = _axes(Section(file, f"grids[{i}]", g), file, f"grids[{i}]", axes)
+            both = sorted({a.path for a in grid} & {a.path for a in axes})
+            if both:
+                raise ConfigError(file, f"grids[{i}].{both[0]}", "already an axis of every grid (under axes)")
+            grids.append(grid)
     smp = top.section("sampling", {})
     method = smp.string("method", "grid", SAMPLING)
     samples = 0 if method == "grid" else smp.integer("samples", lo=1, hi=MAX_POINTS)
@@ -242,13 +287,24 @@ def load_sweep(path: str | Path) -> SweepSpec:
                         se.integer("seed", 0, lo=0, hi=2**32 - 1))
         se.done()
     backend = top.string("sram_backend", "table", ("table", "hwcomponents"))
+    reference = top.raw("reference", {})
+    if not isinstance(reference, dict):
+        raise top.error("reference", f"expected a mapping (published values a report sets beside the results), "
+                                     f"got {show(reference)}")
     top.done()
-    grid = math.prod(len(a.values) for a in axes if not a.same_as)
+    if search is not None and any(a.path in WORKLOAD_AXES for a in axes):
+        raise ConfigError(file, f"axes.{next(a.path for a in axes if a.path in WORKLOAD_AXES)}",
+                          "a search varies hardware keys only; give seeds and epochs per workload")
+    if search is not None and (grids or len(files) > 1):
+        raise ConfigError(file, "grids" if grids else "hardware", "a search explores one base hardware over "
+                                                                  "one set of axes; use a grid for several")
+    grid = sum(math.prod(len(a.values) for a in (*axes, *g) if not a.same_as) for g in (grids or [()])) \
+        * len(files)
     if method == "grid" and search is None and grid * len(workloads) > MAX_POINTS:
         raise top.error("axes", f"the grid has {grid * len(workloads):,} points, more than {MAX_POINTS:,}; "
                                 "use sampling: random or latin_hypercube, or a search")
     return SweepSpec(name, file, tuple(workloads), hardware, dataset, epochs, seed, tuple(axes), sampling, constraints,
-                     minimize, maximize, search, backend)
+                     minimize, maximize, search, backend, files if len(files) > 1 else (), tuple(grids), reference)
 
 
-__all__ = ["WorkloadEntry", "Axis", "Constraint", "RESULT_METRICS", "Sampling", "Search", "SweepSpec", "load_sweep"]
+__all__ = ["WORKLOAD_AXES", "WorkloadEntry", "Axis", "Constraint", "RESULT_METRICS", "Sampling", "Search", "SweepSpec", "load_sweep"]

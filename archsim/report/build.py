@@ -10,6 +10,7 @@ import yaml
 
 from ..fileio import check_writable
 from .data import ReportData, load_results
+from .studies import study_findings, study_tables, write_study_tables
 from .tables import PAGE_COLUMNS, findings, write_tables
 
 
@@ -45,7 +46,8 @@ def _swept(data: ReportData) -> list[tuple[str, str]]:
                         s.get("text") or yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=100)))
             workloads = [w.get("path", w) if isinstance(w, dict) else w for w in spec.get("workloads", [])]
             out.append(("Workloads", "\n".join(_resolved(w) for w in workloads)))
-            out.append(("Base hardware", _resolved(spec.get("hardware", ""))))
+            bases = spec.get("hardware_files") or [spec.get("hardware", "")]
+            out.append(("Base hardware", "\n\n".join(_resolved(h) for h in bases)))
         else:
             out.append((f"Run {s['name']}", f"{s.get('workload')} on {s.get('hardware')} ({s['path']})"))
     return out
@@ -62,10 +64,14 @@ def build_report(folders: list[str | Path], out_dir: str | Path, point: str | No
     out = check_writable(out_dir)
     data = data if data is not None else load_results(list(folders))
     csvs = write_tables(data, out)
+    studies = study_tables(data)
+    csvs.update(write_study_tables(studies, out))
     figures = write_figures(data, out, point)
     columns = [c for c in PAGE_COLUMNS if c in data.points.columns]
     context = PageContext(
-        title=f"archsim report: {data.name()}", swept=_swept(data), findings=findings(data),
+        title=f"archsim report: {data.name()}", swept=_swept(data),
+        findings=findings(data) + study_findings(data, studies),
+        studies=[(st.title, st.caption, st.table) for st in studies],
         figures=[FigureRef(f.name, f.title, f.caption, str(f.png.relative_to(out)), str(f.svg.relative_to(out)))
                  for f in figures],
         table=data.points[columns], downloads=[(f"{name}.csv", str(p.relative_to(out))) for name, p in csvs.items()])

@@ -58,6 +58,8 @@ class PageContext:
     columns: Sequence[str] | None = None
     downloads: list[tuple[str, str]] = field(default_factory=list)
     subtitle: str = ""
+    studies: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
+    """(title, caption, table) of each study table, shown as a plain table after the findings."""
 
 
 def esc(text: Any) -> str:
@@ -131,6 +133,24 @@ def _table_html(table: pd.DataFrame, columns: Sequence[str] | None) -> str:
             f'<span id="{TABLE_ID}-count" aria-live="polite">{n} rows</span></p>\n'
             f'<div class="scroll"><table id="{TABLE_ID}">\n<thead><tr>{head}</tr></thead>\n'
             f"<tbody>\n{body}\n</tbody>\n</table></div>")
+
+
+def _static_table(table: pd.DataFrame) -> str:
+    """A small table as plain HTML (numbers right-aligned and rounded like the points table)."""
+    head = "".join(f'<th scope="col">{esc(c)}</th>' for c in table.columns)
+    rows = []
+    for values in table.itertuples(index=False, name=None):
+        cells = []
+        for v in values:
+            if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
+                cells.append("<td></td>")
+            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+                cells.append(f'<td class="num">{format_number(v)}</td>')
+            else:
+                cells.append(f"<td>{esc(v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    body = "\n".join(rows)
+    return f'<div class="scroll"><table class="study">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>'
 
 
 STYLE = """
@@ -228,6 +248,11 @@ def render_page(context: PageContext) -> str:
         nav.append(("findings", "Findings"))
         items = "\n".join(f"<li>{esc(f)}</li>" for f in context.findings)
         parts.append(f'<section id="findings">\n<h2>Findings</h2>\n<ul>\n{items}\n</ul>\n</section>')
+    if context.studies:
+        nav.append(("studies", "Study tables"))
+        items = "\n".join(f"<h3>{esc(title)}</h3>\n<p>{esc(caption)}</p>\n{_static_table(table)}"
+                          for title, caption, table in context.studies)
+        parts.append(f'<section id="studies">\n<h2>Study tables</h2>\n{items}\n</section>')
     if context.figures:
         nav.append(("figures", "Figures"))
         figs = []

@@ -99,6 +99,11 @@ def findings(data: ReportData) -> list[str]:
     if done.empty:
         return out + ["No point was priced; the store's error column says why."]
     acc, energy = "final_test_accuracy", "training_energy_j"
+    if done[acc].isna().all():  # untrained points (epochs 0): prices only
+        cheap = done.loc[done["energy_j_per_step"].idxmin()]
+        return out + [f"No point was trained (0 epochs): the step is priced only. Least energy per step: "
+                      f"{cheap['energy_j_per_step']:.3g} J ({_point(cheap)}); area from {done['area_mm2'].min():.3g} "
+                      f"to {done['area_mm2'].max():.3g} mm²."]
     best = done.loc[done[acc].idxmax()]
     cheap = done.loc[done[energy].idxmin()]
     out.append(f"Best accuracy: {_pct(best[acc])} ({_point(best)}), at {best[energy]:.3g} J of training energy "
