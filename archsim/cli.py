@@ -281,7 +281,8 @@ class _SweepProgress:
             print(f"checked before training: {ev['groups']} training group(s), {ev['infeasible']} infeasible point(s)",
                   file=sys.stderr, flush=True)
         elif kind == "group_start" and not self.tty:
-            print(f"  training {ev['workload']} (group {ev['key'][:8]})", file=sys.stderr, flush=True)
+            what = "recording the untrained step of" if ev.get("epochs") == 0 else "training"
+            print(f"  {what} {ev['workload']} (group {ev['key'][:8]})", file=sys.stderr, flush=True)
         elif kind in ("epoch", "warning") and "group" in ev:
             line = (f"  {ev['workload']} (group {ev['group'][:8]}): " +
                     (f"epoch {ev['epoch']}/{ev['epochs']}, test acc {100 * ev['test_accuracy']:.2f}%"

@@ -180,7 +180,8 @@ def plan(spec: SweepSpec, points: list[Point]) -> tuple[list[Group], list[tuple[
 def run_serial(spec: SweepSpec, groups: list[Group], progress: ProgressFn) -> Iterator[tuple[dict, list]]:
     """Everything in this process, group by group."""
     for g in groups:
-        progress({"event": "group_start", "key": g.key, "workload": g.workload.name})
+        progress({"event": "group_start", "key": g.key, "workload": g.workload.name,
+                  "epochs": g.workload.training.epochs})
         try:
             trained = train_group(g, lambda ev, g=g: progress({**ev, "group": g.key, "workload": g.workload.name}))
         except Exception as exc:  # noqa: BLE001

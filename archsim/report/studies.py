@@ -51,9 +51,22 @@ def _int_points(data: ReportData) -> pd.DataFrame:
 
 
 # --- bit-width studies --------------------------------------------------------------------------
+def is_width_study(data: ReportData) -> bool:
+    """A bit-width study: one workload whose widths vary, with seeds swept or a paper's errors to
+    compare with (other sweeps keep the plain bit-width figure)."""
+    done = _int_points(data)
+    if done.empty or done["workload"].nunique() != 1:
+        return False
+    seeds = "axis:seed" in done.columns and done["axis:seed"].nunique() > 1
+    return seeds or bool(reference(data).get("test_error_pct"))
+
+
 def width_slices(data: ReportData) -> dict[str, pd.DataFrame]:
     """For each width varied within a workload: the integer points where every other width is at
-    its most common value (so a k_G study is not mixed with the k_E study's points)."""
+    its most common value (so a k_G study is not mixed with the k_E study's points); empty unless
+    :func:`is_width_study`."""
+    if not is_width_study(data):
+        return {}
     done = _int_points(data)
     cols = [c for c in STUDY_WIDTHS if c in done.columns and done[c].notna().any()]
     out = {}
@@ -249,5 +262,5 @@ def write_study_tables(tables: list[StudyTable], out_dir: Path) -> dict[str, Pat
     return paths
 
 
-__all__ = ["STUDY_WIDTHS", "StudyTable", "datapath_pairs", "kw_ka_grid", "reference", "study_findings",
+__all__ = ["STUDY_WIDTHS", "StudyTable", "datapath_pairs", "is_width_study", "kw_ka_grid", "reference", "study_findings",
            "study_tables", "width_slices", "width_table", "write_study_tables"]
