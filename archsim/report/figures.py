@@ -935,9 +935,9 @@ def write_figures(data: ReportData, out_dir: Path, point: str | None = None) -> 
         if row is not None:
             makers += [lambda: _cycles_by_phase(c, out, row, ops), lambda: _op_bounds(c, out, row, ops),
                        lambda: _roofline(c, out, row, ops)]
-        from .study_figures import bit_width_study, datapath_comparison
+        from .study_figures import bit_width_study, datapath_comparison, tradeoff_study
         study = bit_width_study(data, out)
-        makers += [lambda: study, lambda: datapath_comparison(data, out)]
+        makers += [lambda: study, lambda: tradeoff_study(data, out), lambda: datapath_comparison(data, out)]
         if study is None:  # the study draws the widths with seeds and slices; the plain figure otherwise
             makers.append(lambda: _bit_widths(c, out))
         makers.append(lambda: _training_curves(c, out))

@@ -195,6 +195,37 @@ def datapath_pairs(data: ReportData) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
+# --- algorithms and datapaths side by side ----------------------------------------------------------
+def series_label(row) -> str:
+    """``workload · datapath`` of a point: the unit the trade-off study compares."""
+    from .figures import datapath_label
+    return f"{row.get('workload', '')} · {datapath_label(row)}"
+
+
+def series_table(data: ReportData) -> pd.DataFrame | None:
+    """Per workload · datapath: the accuracy, the training budget, and the training energy over the
+    hardware points (least, median, most, and the point that reaches the least)."""
+    done = data.done
+    if done.empty or done["final_test_accuracy"].isna().all() or "pe_array.datatype" not in done.columns:
+        return None
+    d = done.assign(series=[series_label(r) for r in done.to_dict("records")])
+    if d["series"].nunique() < 2:
+        return None
+    from .figures import _axis_columns
+    axes = [c for c in _axis_columns(d) if c != "axis:pe_array.datatype"]
+    rows = []
+    for name, g in d.groupby("series", sort=True):
+        best = g.loc[g["training_energy_j"].idxmin()]
+        rows.append({"series": name, "final_test_accuracy_pct": 100 * g["final_test_accuracy"].mean(),
+                     "epochs": int(g["epochs"].iloc[0]), "points": len(g),
+                     "training_energy_j_min": g["training_energy_j"].min(),
+                     "training_energy_j_median": g["training_energy_j"].median(),
+                     "training_energy_j_max": g["training_energy_j"].max(),
+                     "least_energy_point": ", ".join(f"{a.removeprefix('axis:')}={best[a]}" for a in axes),
+                     "training_wall_s": g["training_wall_s"].max() if "training_wall_s" in g else math.nan})
+    return pd.DataFrame(rows)
+
+
 # --- what the page and the CSVs get ---------------------------------------------------------------
 def study_tables(data: ReportData) -> list[StudyTable]:
     """Every study table the data allow."""
@@ -212,6 +243,12 @@ def study_tables(data: ReportData) -> list[StudyTable]:
     if grid is not None:
         out.append(StudyTable("study_kw_ka", "k_W × k_A", "Mean final test accuracy (%) over seeds of every "
                               "weight × activation width pair, k_G and k_E at their most common value.", grid))
+    series = series_table(data)
+    if series is not None:
+        out.append(StudyTable("study_series", "Workloads and datapaths side by side",
+                              "Per workload and datapath: the trained accuracy (the hardware never changes a "
+                              "bit-true training), the training length, and the whole training's energy over the "
+                              "hardware points, with the axes of the point that needs the least.", series))
     pairs = datapath_pairs(data)
     if pairs is not None:
         out.append(StudyTable("study_int_vs_fp32", "Integer vs float32 on the same silicon",
@@ -262,5 +299,5 @@ def write_study_tables(tables: list[StudyTable], out_dir: Path) -> dict[str, Pat
     return paths
 
 
-__all__ = ["STUDY_WIDTHS", "StudyTable", "datapath_pairs", "is_width_study", "kw_ka_grid", "reference", "study_findings",
+__all__ = ["STUDY_WIDTHS", "StudyTable", "datapath_pairs", "is_width_study", "series_label", "series_table", "kw_ka_grid", "reference", "study_findings",
            "study_tables", "width_slices", "width_table", "write_study_tables"]

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from .figures import COMPONENT_COLOURS, Figure, _new, _save, colours_for, natural_key
-from .studies import STUDY_WIDTHS, datapath_pairs, reference, width_slices, width_table
+from .studies import STUDY_WIDTHS, datapath_pairs, reference, series_label, series_table, width_slices, width_table
 
 PAPER_COLOUR = "#7f7f7f"
 
@@ -132,4 +132,65 @@ def datapath_comparison(data, out: Path) -> Figure | None:
     return _save(fig, out, "int_vs_fp32", "Integer vs float32 on the same silicon", caption)
 
 
-__all__ = ["bit_width_study", "datapath_comparison"]
+def _front(df: pd.DataFrame) -> pd.DataFrame:
+    """Points no other point beats on both (more accuracy for no more energy)."""
+    d = df.sort_values(["training_energy_j", "final_test_accuracy"], ascending=[True, False])
+    best, keep = -np.inf, []
+    for i, a in zip(d.index, d["final_test_accuracy"]):
+        if a > best:
+            keep.append(i)
+            best = a
+    return d.loc[keep]
+
+
+def tradeoff_study(data, out: Path) -> Figure | None:
+    """Accuracy against training energy per workload · datapath, across the hardware axes: each
+    series' own front, the front of all, and which array size each point has."""
+    if series_table(data) is None:
+        return None
+    done = data.done.dropna(subset=["final_test_accuracy", "training_energy_j"])
+    done = done[done["training_energy_j"] > 0]
+    done = done.assign(series=[series_label(r) for r in done.to_dict("records")])
+    series = sorted(done["series"].unique(), key=natural_key)
+    colours = colours_for(series)
+    size_axis = next((c for c in ("axis:pe_array.rows", "pe_array.rows") if c in done.columns), None)
+    sizes = sorted(done[size_axis].dropna().unique()) if size_axis else []
+    markers = dict(zip(sizes, ("o", "s", "^", "D", "v", "P", "X")))
+    mem_axis = next((c for c in done.columns if c.startswith("axis:sram.banks") and done[c].nunique() > 1), None)
+    mems = sorted(done[mem_axis].unique()) if mem_axis else []
+    msize = {m: 18 + 30 * i for i, m in enumerate(mems)}
+    fig, axs = _new(10.5, 6.2)
+    ax = axs[0, 0]
+    for name in series:
+        g = done[done["series"] == name]
+        for size, gs in g.groupby(size_axis) if size_axis else [(None, g)]:
+            ax.scatter(gs["training_energy_j"], gs["final_test_accuracy"] * 100, color=colours[name],
+                       marker=markers.get(size, "o"), s=[msize.get(v, 24) for v in gs[mem_axis]] if mem_axis else 24,
+                       alpha=0.55, edgecolors="none", zorder=2)
+        f = _front(g)
+        ax.plot(f["training_energy_j"], f["final_test_accuracy"] * 100, color=colours[name], lw=1.0, zorder=3)
+    front = _front(done)
+    ax.step(front["training_energy_j"], front["final_test_accuracy"] * 100, where="post", color="black", lw=1.6,
+            zorder=4)
+    ax.scatter(front["training_energy_j"], front["final_test_accuracy"] * 100, s=60, facecolors="none",
+               edgecolors="black", lw=1.3, zorder=5)
+    ax.set_xscale("log")
+    ax.set_xlabel("Training energy, whole training (J)")
+    ax.set_ylabel("Final test accuracy (%)")
+    ax.set_title("Accuracy vs training energy, per workload and datapath", loc="left")
+    handles = [Line2D([], [], color=colours[n], marker="o", ls="-", lw=1, label=n) for n in series]
+    handles += [Line2D([], [], ls="", marker=markers[z], mfc="white", mec="black", label=f"array {int(z)}×{int(z)}")
+                for z in sizes]
+    handles += [Line2D([], [], ls="", marker="o", ms=(msize[m] ** 0.5), mfc="#999999", mec="none",
+                       label=f"SRAM banks {int(m)} KiB") for m in mems]
+    handles.append(Line2D([], [], color="black", lw=1.6, marker="o", mfc="none", label="front of all points"))
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+    caption = ("Every priced point: final test accuracy against the energy of the whole training, coloured by workload "
+               "and datapath, the marker giving the PE array and its size the SRAM banks; a thin line joins each "
+               "series' own front (more accuracy for less energy as the hardware varies), the black step the front of "
+               "all points. A series sits on one accuracy (the hardware never changes a bit-true training) and spreads "
+               "over the energies its hardware points need.")
+    return _save(fig, out, "tradeoff_front", "Accuracy vs training energy per algorithm and datapath", caption)
+
+
+__all__ = ["bit_width_study", "datapath_comparison", "tradeoff_study"]
