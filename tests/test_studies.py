@@ -148,7 +148,7 @@ def _study_points() -> ReportData:
                              "hardware": f"{hw}-0123abcd", "group_key": f"{which}{k}s{seed}",
                              "numerics.k_w": 2, "numerics.k_a": 8, "numerics.k_g": kg, "numerics.k_e": ke,
                              "final_test_accuracy": a, "energy_j_per_step": energy * k / 8,
-                             "pe_array.datatype": "int"})
+                             "pe_array.datatype": "int", "axis:seed": seed})
     points = pd.DataFrame(rows).drop_duplicates("point_hash")
     ref = {"source": "paper", "test_error_pct": {"numerics.k_g": {"4": 28.2, "8": 6.78}}}
     return ReportData(points, pd.DataFrame(columns=["point_hash", "grp", "key", "value"]),
@@ -168,3 +168,24 @@ def test_width_study_tables_slice_the_grids_and_spread_over_seeds():
     assert ke.loc[4, "error_pct_min"] == pytest.approx(16.0) and ke.loc[4, "error_pct_max"] == pytest.approx(20.0)
     assert math.isnan(ke.loc[4, "paper_error_pct"])
     assert kw_ka_grid(data) is None    # k_W and k_A were not varied
+
+
+def test_the_series_table_compares_workloads_and_datapaths_over_the_hardware():
+    rows = []
+    for wl, alg, dt, acc in (("m", "wage", "int", 0.87), ("m", "wage", "fp32", 0.88), ("m", "nitro_d", "int", 0.86)):
+        for rows_, energy in ((8, 3.0), (16, 1.0), (32, 2.0)):
+            rows.append({"point_hash": f"{alg}{dt}{rows_}", "status": "done", "workload": f"{wl}-{alg}",
+                         "algorithm": alg, "pe_array.datatype": dt, "hardware": f"hw-{rows_:08x}",
+                         "axis:pe_array.rows": rows_, "final_test_accuracy": acc, "epochs": 10,
+                         "training_energy_j": energy * (4 if dt == "fp32" else 1), "training_wall_s": 5.0,
+                         **({"numerics.k_w": 2, "numerics.k_a": 8, "numerics.k_g": 8, "numerics.k_e": 8}
+                            if alg == "wage" else {})})
+    data = ReportData(pd.DataFrame(rows), pd.DataFrame(columns=["point_hash", "grp", "key", "value"]), [])
+    from archsim.report.studies import series_table
+    t = series_table(data).set_index("series")
+    assert list(t.index) == ["m-nitro_d · NITRO-D", "m-wage · WAGE 2-8-8-8", "m-wage · float32"]
+    wage = t.loc["m-wage · WAGE 2-8-8-8"]
+    assert wage["final_test_accuracy_pct"] == pytest.approx(87.0) and wage["points"] == 3
+    assert (wage["training_energy_j_min"], wage["training_energy_j_median"], wage["training_energy_j_max"]) == (1, 2, 3)
+    assert wage["least_energy_point"] == "pe_array.rows=16"
+    assert t.loc["m-wage · float32", "training_energy_j_min"] == 4.0
