@@ -18,7 +18,7 @@ from archsim.report.data import ReportData, ReportError  # noqa: E402
 from archsim.report.figures import Figure, colours_for, datapath_label, write_figures  # noqa: E402
 
 ALL = ["accuracy_vs_energy", "latency_vs_area", "energy_vs_area", "energy_by_component", "energy_by_phase",
-       "cycles_by_phase", "op_bounds", "roofline", "bit_widths", "training_curves"]
+       "cycles_by_phase", "op_bounds", "roofline", "tradeoff_front", "bit_widths", "training_curves"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 WAGE_OPS = [  # (op, macs per unit, main unit)
@@ -144,7 +144,7 @@ def test_same_data_same_bytes(written, tmp_path):
 def test_figures_without_data_are_skipped(tmp_path):
     # one k_g only: nothing varied; no breakdowns: no bars, no per-point figures, no curves
     figures = write_figures(synthetic(k_g_values=(8,), with_breakdowns=False), tmp_path)
-    assert [f.name for f in figures] == ["accuracy_vs_energy", "latency_vs_area", "energy_vs_area"]
+    assert [f.name for f in figures] == ["accuracy_vs_energy", "latency_vs_area", "energy_vs_area", "tradeoff_front"]
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
         f"{f.name}.{ext}" for f in figures for ext in ("png", "svg"))
 

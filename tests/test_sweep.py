@@ -37,7 +37,7 @@ EDGE = HW / "edge_8x8.yaml"
 ARRAY = HW / "array_16x16.yaml"
 PY = [sys.executable, "-m", "archsim.cli"]
 
-VOLATILE = ["wall_s", "finished_at", "simulate_s", "price_s", "training_reused"]
+VOLATILE = ["wall_s", "finished_at", "simulate_s", "price_s", "training_reused", "training_wall_s"]
 """Columns that legitimately differ between two evaluations of the same points."""
 
 FOUR_POINTS = {"pe_array.rows": [8, 16], "pe_array.cols": {"same_as": "pe_array.rows"},

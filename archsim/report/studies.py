@@ -127,16 +127,19 @@ def kw_ka_grid(data: ReportData) -> pd.DataFrame | None:
 
 
 def _slope_verdict(t: pd.DataFrame, name: str) -> str:
-    """Where the error curve stops falling: the smallest width within 1 point of the best mean."""
+    """Where the error curve is flat: the widths within 1 point of the best mean, and whether the
+    error rises again above them."""
     m = t.set_index(name)["error_pct_mean"].dropna()
     if m.empty:
         return ""
     best = m.min()
-    knee = int(m[m <= best + 1.0].index.min())
-    spread = m[m.index >= knee]
-    return (f"{name}: error {m.iloc[0]:.1f} % at {name} = {int(m.index[0])}, within 1 point of the best "
-            f"({best:.1f} % at {name} = {int(m.idxmin())}) from {name} = {knee} on "
-            f"(range {spread.min():.1f}–{spread.max():.1f} % there)")
+    near = [int(k) for k in m.index if m[k] <= best + 1.0]
+    text = (f"{name}: error {m.iloc[0]:.1f} % at {name} = {int(m.index[0])}, best {best:.1f} % at {name} = "
+            f"{int(m.idxmin())}; within 1 point of the best at {name} = {', '.join(map(str, near))}")
+    above = m[m.index > max(near)]
+    if not above.empty:
+        text += f"; above that the error rises again, to {above.iloc[-1]:.1f} % at {name} = {int(above.index[-1])}"
+    return text
 
 
 # --- integer vs float32 pairs -------------------------------------------------------------------
