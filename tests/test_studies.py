@@ -189,3 +189,16 @@ def test_the_series_table_compares_workloads_and_datapaths_over_the_hardware():
     assert (wage["training_energy_j_min"], wage["training_energy_j_median"], wage["training_energy_j_max"]) == (1, 2, 3)
     assert wage["least_energy_point"] == "pe_array.rows=16"
     assert t.loc["m-wage · float32", "training_energy_j_min"] == 4.0
+
+
+def test_int_and_fp32_pairs_from_a_store_without_memory_columns():
+    """A store written before the training memory was counted still pairs its points (memory NaN)."""
+    rows = [{"point_hash": f"p{dt}", "status": "done", "workload": "w", "algorithm": "wage", "hardware": "hw-01234567",
+             "pe_array.datatype": dt, "axis:pe_array.datatype": dt, "energy_j_per_step": e,
+             "final_test_accuracy": 0.8, "training_energy_j": e, "epochs": 1}
+            for dt, e in (("int", 1e-3), ("fp32", 4e-3))]
+    from archsim.report.studies import datapath_pairs
+    pairs = datapath_pairs(ReportData(pd.DataFrame(rows), pd.DataFrame(columns=["point_hash", "grp", "key", "value"]),
+                                      []))
+    assert len(pairs) == 1 and pairs["energy_saving_pct"].iloc[0] == pytest.approx(75.0)
+    assert math.isnan(pairs["memory_saving_pct"].iloc[0])

@@ -169,20 +169,23 @@ def datapath_pairs(data: ReportData) -> pd.DataFrame | None:
             continue
         i, f = i.iloc[0], f.iloc[0]
         ei, ef = float(i["energy_j_per_step"]), float(f["energy_j_per_step"])
-        mi, mf = float(i["training_memory_bytes"]), float(f["training_memory_bytes"])
+        # stores written before archsim counted training memory have no such column: NaN
+        mi, mf = (float(x.get("training_memory_bytes", math.nan)) for x in (i, f))
         row = {"workload": i["workload"], "hardware": i["base"],
                **{a.removeprefix("axis:"): i[a] for a in axes if d[a].notna().any()},
                "int_energy_mj": ei * 1e3, "fp32_energy_mj": ef * 1e3, "energy_saving_pct": 100 * (1 - ei / ef),
                "int_memory_mb": mi / 1e6, "fp32_memory_mb": mf / 1e6, "memory_saving_pct": 100 * (1 - mi / mf),
                "int_dram_mb": dram.get(i["point_hash"], math.nan) / 1e6,
                "fp32_dram_mb": dram.get(f["point_hash"], math.nan) / 1e6}
-        for part in ("pe_array", "dram"):
-            if part in comp.columns:
-                row[f"int_{part}_mj"] = comp.loc[i["point_hash"], part] * 1e3
-                row[f"fp32_{part}_mj"] = comp.loc[f["point_hash"], part] * 1e3
         sram = [c for c in comp.columns if c.startswith("sram.")]
-        row["int_sram_mj"] = comp.loc[i["point_hash"], sram].sum() * 1e3
-        row["fp32_sram_mj"] = comp.loc[f["point_hash"], sram].sum() * 1e3
+        for dt, p in (("int", i), ("fp32", f)):
+            if p["point_hash"] not in comp.index:
+                continue  # no component breakdown stored for this point
+            by = comp.loc[p["point_hash"]]
+            for part in ("pe_array", "dram"):
+                if part in comp.columns:
+                    row[f"{dt}_{part}_mj"] = by[part] * 1e3
+            row[f"{dt}_sram_mj"] = by[sram].sum() * 1e3
         if i["point_hash"] in opc.index:
             o = opc.loc[i["point_hash"]]
             row.update({
