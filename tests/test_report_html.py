@@ -351,3 +351,17 @@ def test_thousand_rows_sort_and_filter_fast_in_chromium(tmp_path, browser, recor
           f"({min(t[1] for t in times):.0f}-{sort_all:.0f} ms with relayout); filter {filter_ms:.0f} ms")
     assert sort_js < 500 and sort_all < 3000 and filter_ms < 500
     assert browser.problems() == []
+
+
+@pytest.mark.parametrize("name", ["wage-bits", "nitro-vs-fp32", "tradeoffs"])
+def test_the_committed_study_reports_open_from_disk(browser, name):
+    """The paper studies' reports, as committed, load in Chromium: every image, the study tables,
+    the points table, no console error."""
+    page = Path(__file__).resolve().parent.parent / "reports" / name / "index.html"
+    browser.events.clear()
+    browser.open(page)
+    loaded = browser.eval("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+    assert loaded and all(loaded)
+    assert browser.eval("document.querySelectorAll('#studies table.study').length") >= 1
+    assert browser.eval("document.querySelectorAll('#points tbody tr').length") > 0
+    assert browser.problems() == []
