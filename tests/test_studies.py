@@ -202,3 +202,18 @@ def test_int_and_fp32_pairs_from_a_store_without_memory_columns():
                                       []))
     assert len(pairs) == 1 and pairs["energy_saving_pct"].iloc[0] == pytest.approx(75.0)
     assert math.isnan(pairs["memory_saving_pct"].iloc[0])
+
+
+def test_the_kw_ka_grid_averages_seeds_at_the_common_k_g_and_k_e():
+    rows = []
+    for kw, ka, accs in ((2, 4, [0.80, 0.82]), (2, 8, [0.84]), (4, 4, [0.70]), (4, 8, [0.86])):
+        for seed, a in enumerate(accs, start=1):
+            rows.append({"point_hash": f"{kw}{ka}{seed}", "status": "done", "workload": "w", "hardware": "hw-0123abcd",
+                         "group_key": f"{kw}{ka}{seed}", "numerics.k_w": kw, "numerics.k_a": ka, "numerics.k_g": 8,
+                         "numerics.k_e": 8, "final_test_accuracy": a, "energy_j_per_step": 1e-3,
+                         "pe_array.datatype": "int", "axis:seed": seed})
+    rows.append({**rows[0], "point_hash": "other", "group_key": "other", "numerics.k_g": 6, "final_test_accuracy": 0.1})
+    data = ReportData(pd.DataFrame(rows), pd.DataFrame(columns=["point_hash", "grp", "key", "value"]), [])
+    grid = kw_ka_grid(data).set_index("test accuracy %")
+    assert grid.loc["k_W = 2", "k_A = 4"] == pytest.approx(81.0) and grid.loc["k_W = 4", "k_A = 8"] == pytest.approx(86.0)
+    assert grid.shape == (2, 2)

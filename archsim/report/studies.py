@@ -112,7 +112,7 @@ def kw_ka_grid(data: ReportData) -> pd.DataFrame | None:
     """Test accuracy (%) of every k_W × k_A pair at the most common k_G and k_E (a table)."""
     done = _int_points(data)
     need = ["numerics.k_w", "numerics.k_a", "numerics.k_g", "numerics.k_e"]
-    if not all(c in done.columns for c in need):
+    if not is_width_study(data) or not all(c in done.columns and done[c].notna().any() for c in need):
         return None
     for c in ("numerics.k_g", "numerics.k_e"):
         done = done[done[c] == done[c].mode().iloc[0]]
