@@ -12,6 +12,13 @@ from .figures import COMPONENT_COLOURS, Figure, _new, _save, colours_for, natura
 from .studies import STUDY_WIDTHS, datapath_pairs, reference, series_label, series_table, width_slices, width_table
 
 PAPER_COLOUR = "#7f7f7f"
+MAX_PAIRS = 9
+"""Above this many integer/float32 pairs per workload the comparison draws three of them."""
+
+
+def _plain(v) -> str:
+    """A table value as a short label: 512.0 → 512."""
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 def bit_width_study(data, out: Path) -> Figure | None:
@@ -79,13 +86,26 @@ def datapath_comparison(data, out: Path) -> Figure | None:
     pairs = datapath_pairs(data)
     if pairs is None or pairs.empty:
         return None
+    from .figures import _short_axis
     extra = [c for c in pairs.columns if c not in ("workload", "hardware") and not c.startswith(("int_", "fp32_"))
-             and not c.endswith("_pct") and not c.startswith(("notebook_", "same_ops"))]
+             and not c.endswith("_pct") and not c.startswith(("notebook_", "same_ops"))
+             and pairs[c].nunique(dropna=True) > 1]
+    extra = [c for i, c in enumerate(extra) if not any(pairs[c].equals(pairs[o]) for o in extra[:i])]  # coupled
     pairs = pairs.copy()
-    pairs["_label"] = [" ".join([h, *(f"{c}={v}" for c, v in zip(extra, r) if pd.notna(v))])
+    one_base = pairs["hardware"].nunique() == 1
+    pairs["_label"] = ["\n".join([*([] if one_base and extra else [h]),
+                                  *(f"{_short_axis(c)}={_plain(v)}" for c, v in zip(extra, r) if pd.notna(v))])
                        for h, r in zip(pairs["hardware"], pairs[extra].itertuples(index=False, name=None))]
+    shown, total = [], len(pairs)
+    for _, g in pairs.groupby("workload", sort=False):   # many pairs: the least, median and most energy
+        if len(g) > MAX_PAIRS:
+            g = g.sort_values("int_energy_mj", kind="stable")
+            g = g.iloc[sorted({0, len(g) // 2, len(g) - 1})]
+        shown.append(g)
+    pairs = pd.concat(shown)
     workloads = sorted(pairs["workload"].unique(), key=natural_key)
-    fig, axs = _new(max(7.5, 3.6 * len(workloads) + 1.5), 7.0, 2, len(workloads))
+    widest = max(int((pairs["workload"] == wl).sum()) for wl in workloads)
+    fig, axs = _new(max(7.5, max(3.6, 0.85 * widest) * len(workloads) + 1.5), 7.0, 2, len(workloads))
     parts = [("pe_array", "PE array"), ("sram", "SRAM"), ("dram", "DRAM")]
     colours = {"pe_array": COMPONENT_COLOURS["pe_array"], "sram": COMPONENT_COLOURS.get("sram.input", "#8fb3de"),
                "dram": COMPONENT_COLOURS.get("dram", "#c44e52"), "other": "#bbbbbb"}
@@ -116,7 +136,7 @@ def datapath_comparison(data, out: Path) -> Figure | None:
         else:
             ax.set_title(wl, loc="left")
         for a in (ax, mem):
-            a.set_xticks(xs, g["_label"], rotation=20, ha="right", fontsize=8)
+            a.set_xticks(xs, g["_label"], fontsize=7.5)
         ax.set_ylabel("Energy per step (mJ)" if j == 0 else "")
         mem.set_ylabel("Training memory (MB)" if j == 0 else "")
     handles = [Line2D([], [], ls="", marker="s", ms=9, mfc=colours[p], mec="none", label=l) for p, l in parts]
@@ -124,11 +144,13 @@ def datapath_comparison(data, out: Path) -> Figure | None:
                 Line2D([], [], ls="", marker="s", ms=9, mfc="white", mec="black", label="left bar: integer"),
                 Line2D([], [], ls="", marker="s", ms=9, mfc="white", mec="black", label="right bar (hatched): float32")]
     fig.legend(handles=handles, loc="outside lower center", ncol=6, fontsize=8)
+    picked = (f" With more than {MAX_PAIRS} pairs per workload, the pairs of least, median and most integer energy "
+              f"are drawn ({len(pairs)} of {total}; all are in study_int_vs_fp32.csv)." if len(pairs) < total else "")
     caption = ("Top: simulated energy of one training step of the integer datapath (left bars) and the float32 datapath "
                "of the same array and memories (right, hatched), by component, with the saving marked; the title "
                "gives the authors' op-count model (Horowitz per-op energies, arithmetic only, against float32 "
                "backprop). Bottom: training memory (weights, the activations kept for backward, the largest "
-               "gradient buffer) at each datapath's widths.")
+               "gradient buffer) at each datapath's widths." + picked)
     return _save(fig, out, "int_vs_fp32", "Integer vs float32 on the same silicon", caption)
 
 
