@@ -282,13 +282,15 @@ def untrained_result(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec) -> Tra
 
 
 def trained_step(spec: WorkloadSpec, data: Dataset, hw: HardwareSpec,
-                 progress: Callable[[dict], None] | None = None) -> tuple[TrainResult, bool, object]:
+                 progress: Callable[[dict], None] | None = None,
+                 untrained: object | None = None) -> tuple[TrainResult, bool, object]:
     """The (cached) training on ``hw``'s numerics and the trace of one step of the trained network
     at the training batch size: what every hardware point of one training key shares. With 0
-    epochs nothing is trained: the initial network's step is priced and the accuracy is NaN."""
+    epochs nothing is trained: the initial network's step (``untrained`` if it was recorded
+    already) is priced and the accuracy is NaN."""
     if spec.training.epochs == 0:
-        return untrained_result(spec, data, hw), False, record_trace(
-            spec, data, hw.numerics_for(spec.algorithm), spec.training.batch_size)
+        trace = untrained or record_trace(spec, data, hw.numerics_for(spec.algorithm), spec.training.batch_size)
+        return untrained_result(spec, data, hw), False, trace
     training, reused, state = cached_training(spec, data, hw, progress)
     # the step is taken with the trained weights, so zero fractions (zero gating) are the trained
     # network's; a float32 datapath runs the same ops, recorded from the integer model at init

@@ -14,6 +14,7 @@ import copy
 import itertools
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,6 @@ from ..config import ConfigError, WorkloadSpec, load_workload
 from ..config.hardware import HardwareSpec, hardware_from_mapping
 from ..config.reader import load_yaml, show
 from ..outputs import digest
-from pathlib import Path
-
 from .spec import WORKLOAD_AXES, Axis, SweepSpec
 
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]+)\])?$")

@@ -97,7 +97,8 @@ def train_group(group: Group, progress: ProgressFn | None = None, in_dask: bool 
     if in_dask:
         progress = _publish(group.key, group.workload.name)
     data = _data(group.dataset)
-    training, reused, trace = trained_step(group.workload, data, group.hardware, progress)
+    # a 0-epoch group prices the untrained step the planner recorded (in this process; a worker records it)
+    training, reused, trace = trained_step(group.workload, data, group.hardware, progress, _UNTRAINED.get(group.key))
     return Trained(training, reused, trace, len(data.train_labels))
 
 

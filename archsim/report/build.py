@@ -66,7 +66,7 @@ def build_report(folders: list[str | Path], out_dir: str | Path, point: str | No
     csvs = write_tables(data, out)
     studies = study_tables(data)
     csvs.update(write_study_tables(studies, out))
-    figures = write_figures(data, out, point)
+    figures = write_figures(data, out, point, studies)
     columns = [c for c in PAGE_COLUMNS if c in data.points.columns]
     context = PageContext(
         title=f"archsim report: {data.name()}", swept=_swept(data),

@@ -905,13 +905,15 @@ def _training_curves(c: _Context, out: Path) -> Figure | None:
 # ----------------------------------------------------------------------------------------------
 
 
-def write_figures(data: ReportData, out_dir: Path, point: str | None = None) -> list[Figure]:
+def write_figures(data: ReportData, out_dir: Path, point: str | None = None,
+                  studies: list | None = None) -> list[Figure]:
     """Draw every figure the data allow into ``out_dir/figures/`` (PNG and SVG, atomically).
 
     ``point`` picks the point of the per-point figures (a point hash, a unique hash prefix or a
     hardware name; :class:`ReportError` when it matches no or several priced points); by default
     the front point with the best accuracy, then the least energy. Figures without data are
-    skipped. Returns the figures written, in page order.
+    skipped. ``studies`` are the report's study tables (:func:`.studies.study_tables`, computed
+    here when not given), which the study figures draw. Returns the figures written, in page order.
     """
     out = Path(out_dir)
     figures: list[Figure] = []
@@ -935,9 +937,11 @@ def write_figures(data: ReportData, out_dir: Path, point: str | None = None) -> 
         if row is not None:
             makers += [lambda: _cycles_by_phase(c, out, row, ops), lambda: _op_bounds(c, out, row, ops),
                        lambda: _roofline(c, out, row, ops)]
+        from .studies import study_tables
         from .study_figures import bit_width_study, datapath_comparison, tradeoff_study
-        study = bit_width_study(data, out)
-        makers += [lambda: study, lambda: tradeoff_study(data, out), lambda: datapath_comparison(data, out)]
+        tables = study_tables(data) if studies is None else studies
+        study = bit_width_study(data, out, tables)
+        makers += [lambda: study, lambda: tradeoff_study(data, out, tables), lambda: datapath_comparison(tables, out)]
         if study is None:  # the study draws the widths with seeds and slices; the plain figure otherwise
             makers.append(lambda: _bit_widths(c, out))
         makers.append(lambda: _training_curves(c, out))

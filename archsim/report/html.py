@@ -106,6 +106,17 @@ def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
+def _cell(value: Any, num: bool, sortable: bool = False) -> str:
+    """One table cell: a number right-aligned and rounded (with its raw value for sorting when
+    ``sortable``), text escaped, a missing value empty."""
+    raw = lambda v: f' data-v="{v}"' if sortable else ""  # noqa: E731
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return f'<td class="num"{raw("")}></td>' if num else "<td></td>"
+    if num:
+        return f'<td class="num"{raw(_raw_number(value))}>{format_number(value)}</td>'
+    return f"<td>{esc(value)}</td>"
+
+
 def _table_html(table: pd.DataFrame, columns: Sequence[str] | None) -> str:
     columns = list(table.columns) if columns is None else list(columns)
     missing = [c for c in columns if c not in table.columns]
@@ -115,17 +126,8 @@ def _table_html(table: pd.DataFrame, columns: Sequence[str] | None) -> str:
     head = "".join(
         f'<th scope="col" data-type="{"num" if num else "text"}"><button type="button">{esc(c)}</button></th>'
         for c, num in zip(columns, numeric))
-    lines = []
-    for values in table[columns].itertuples(index=False, name=None):
-        cells = []
-        for value, num in zip(values, numeric):
-            if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-                cells.append('<td class="num" data-v=""></td>' if num else "<td></td>")
-            elif num:
-                cells.append(f'<td class="num" data-v="{_raw_number(value)}">{format_number(value)}</td>')
-            else:
-                cells.append(f"<td>{esc(value)}</td>")
-        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines = ["<tr>" + "".join(_cell(value, num, sortable=True) for value, num in zip(values, numeric)) + "</tr>"
+             for values in table[columns].itertuples(index=False, name=None)]
     body = "\n".join(lines)
     n = len(table)
     return (f'<p class="controls" id="{TABLE_ID}-controls" hidden><label>Filter rows '
@@ -138,18 +140,9 @@ def _table_html(table: pd.DataFrame, columns: Sequence[str] | None) -> str:
 def _static_table(table: pd.DataFrame) -> str:
     """A small table as plain HTML (numbers right-aligned and rounded like the points table)."""
     head = "".join(f'<th scope="col">{esc(c)}</th>' for c in table.columns)
-    rows = []
-    for values in table.itertuples(index=False, name=None):
-        cells = []
-        for v in values:
-            if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
-                cells.append("<td></td>")
-            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-                cells.append(f'<td class="num">{format_number(v)}</td>')
-            else:
-                cells.append(f"<td>{esc(v)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    body = "\n".join(rows)
+    number = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)  # noqa: E731
+    body = "\n".join("<tr>" + "".join(_cell(v, number(v)) for v in values) + "</tr>"
+                     for values in table.itertuples(index=False, name=None))
     return f'<div class="scroll"><table class="study">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>'
 
 

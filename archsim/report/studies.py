@@ -14,9 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from .data import ReportData
+from .figures import _axis_columns, _base_hardware, datapath_label
 
 STUDY_WIDTHS = {"numerics.k_g": "k_G", "numerics.k_e": "k_E", "numerics.k_w": "k_W", "numerics.k_a": "k_A"}
 """The numeric widths a bit-width study varies, in the order WAGE's paper studies them."""
+ENERGY_PREFIX = "energy_mj_per_step:"
+"""A width table's column of the energy per step on one base accelerator: prefix + base name."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,6 @@ def reference(data: ReportData) -> dict:
         if ref:
             return ref
     return {}
-
-
-def _base(name: str) -> str:
-    from .figures import _base_hardware
-    return _base_hardware(name)
 
 
 def _int_points(data: ReportData) -> pd.DataFrame:
@@ -95,7 +93,7 @@ def width_table(data: ReportData, col: str, s: pd.DataFrame) -> pd.DataFrame:
     ref = {int(k): float(v) for k, v in ref.items()}
     runs = _per_training(s, col)
     rows = []
-    energies = s.assign(base=s["hardware"].map(_base)).pivot_table(index=col, columns="base",
+    energies = s.assign(base=s["hardware"].map(_base_hardware)).pivot_table(index=col, columns="base",
                                                                    values="energy_j_per_step", aggfunc="median")
     for k, g in runs.groupby(col):
         err = 100 * (1 - g["final_test_accuracy"].astype(float))
@@ -103,7 +101,7 @@ def width_table(data: ReportData, col: str, s: pd.DataFrame) -> pd.DataFrame:
                "error_pct_std": err.std(ddof=0), "error_pct_min": err.min(), "error_pct_max": err.max(),
                "paper_error_pct": ref.get(int(k), math.nan)}
         for base in energies.columns:
-            row[f"energy_mj_per_step:{base}"] = energies.loc[k, base] * 1e3
+            row[f"{ENERGY_PREFIX}{base}"] = energies.loc[k, base] * 1e3
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -158,7 +156,7 @@ def datapath_pairs(data: ReportData) -> pd.DataFrame | None:
     comp = bd[bd["grp"] == "energy_j_per_step_by_component"].pivot_table(index="point_hash", columns="key",
                                                                          values="value", aggfunc="sum")
     opc = bd[bd["grp"] == "opcount_model"].pivot_table(index="point_hash", columns="key", values="value")
-    d = done.assign(base=done["hardware"].map(_base))
+    d = done.assign(base=done["hardware"].map(_base_hardware))
     keys = ["workload", "base", *axes]
     d["_key"] = [" | ".join(map(str, r)) for r in d[keys].itertuples(index=False, name=None)]
     rows = []
@@ -204,7 +202,6 @@ def datapath_pairs(data: ReportData) -> pd.DataFrame | None:
 # --- algorithms and datapaths side by side ----------------------------------------------------------
 def series_label(row) -> str:
     """``workload · datapath`` of a point: the unit the trade-off study compares."""
-    from .figures import datapath_label
     return f"{row.get('workload', '')} · {datapath_label(row)}"
 
 
@@ -217,7 +214,6 @@ def series_table(data: ReportData) -> pd.DataFrame | None:
     d = done.assign(series=[series_label(r) for r in done.to_dict("records")])
     if d["series"].nunique() < 2:
         return None
-    from .figures import _axis_columns
     axes = [c for c in _axis_columns(d) if c != "axis:pe_array.datatype"]
     rows = []
     for name, g in d.groupby("series", sort=True):
@@ -305,5 +301,5 @@ def write_study_tables(tables: list[StudyTable], out_dir: Path) -> dict[str, Pat
     return paths
 
 
-__all__ = ["STUDY_WIDTHS", "StudyTable", "datapath_pairs", "is_width_study", "series_label", "series_table", "kw_ka_grid", "reference", "study_findings",
+__all__ = ["ENERGY_PREFIX", "STUDY_WIDTHS", "StudyTable", "datapath_pairs", "is_width_study", "series_label", "series_table", "kw_ka_grid", "reference", "study_findings",
            "study_tables", "width_slices", "width_table", "write_study_tables"]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from .figures import COMPONENT_COLOURS, Figure, _new, _save, colours_for, natural_key
-from .studies import STUDY_WIDTHS, datapath_pairs, reference, series_label, series_table, width_slices, width_table
+from .figures import COMPONENT_COLOURS, Figure, _base_hardware, _new, _save, _short_axis, colours_for, natural_key
+from .studies import ENERGY_PREFIX, STUDY_WIDTHS, StudyTable, reference, series_label
 
 PAPER_COLOUR = "#7f7f7f"
 MAX_PAIRS = 9
@@ -21,22 +21,24 @@ def _plain(v) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
-def bit_width_study(data, out: Path) -> Figure | None:
+def _table(tables: list[StudyTable], name: str) -> pd.DataFrame | None:
+    return next((st.table for st in tables if st.name == name), None)
+
+
+def bit_width_study(data, out: Path, tables: list[StudyTable]) -> Figure | None:
     """Test error against each studied width (mean over seeds, min–max bars; the paper's
     published error on the right axis) and the energy per step on each base accelerator."""
-    slices = width_slices(data)
-    if not slices:
+    widths = [(st.table.columns[0], st.table) for st in tables if st.table.columns[0] in STUDY_WIDTHS.values()]
+    if not widths:
         return None
     ref = reference(data)
-    cols = list(slices)
-    n = len(cols)
+    n = len(widths)
     fig, axs = _new(max(6.5, 4.2 * n + 1.5), 6.4, 2, n, sharex="col")
-    bases = sorted({b for s in slices.values() for b in s["hardware"].map(_base)}, key=natural_key)
+    bases = sorted({c.removeprefix(ENERGY_PREFIX) for _, t in widths for c in t.columns if c.startswith(ENERGY_PREFIX)},
+                   key=natural_key)
     base_colour = colours_for(bases)
     handles: dict[str, Line2D] = {}
-    for j, col in enumerate(cols):
-        name = STUDY_WIDTHS[col]
-        t = width_table(data, col, slices[col])
+    for j, (name, t) in enumerate(widths):
         top, bottom = axs[0, j], axs[1, j]
         x = t[name].to_numpy(float)
         mean = t["error_pct_mean"].to_numpy(float)
@@ -55,7 +57,7 @@ def bit_width_study(data, out: Path) -> Figure | None:
             handles["paper"] = Line2D([], [], color=PAPER_COLOUR, ls="--", marker="s",
                                       label=f"paper: {ref.get('source', 'published')} (right axis)")
         for base in bases:
-            c = f"energy_mj_per_step:{base}"
+            c = f"{ENERGY_PREFIX}{base}"
             if c in t.columns:
                 bottom.plot(x, t[c], color=base_colour[base], marker="o", ms=4, lw=1.4)
                 handles[f"hw:{base}"] = Line2D([], [], color=base_colour[base], marker="o",
@@ -66,7 +68,7 @@ def bit_width_study(data, out: Path) -> Figure | None:
         bottom.set_ylabel("Energy per training step (mJ)" if j == 0 else "")
         top.tick_params(labelbottom=True)
     fig.legend(handles=list(handles.values()), loc="outside lower center", ncol=2)
-    names = ", ".join(STUDY_WIDTHS[c] for c in cols)
+    names = ", ".join(name for name, _ in widths)
     caption = (f"Top: test error after training against each width studied ({names}), every other width at its "
                f"most common value; the mean over seeds with min–max bars, and the paper's published error on the "
                f"right axis (a different data set and training length: compare the shape, not the level). Bottom: "
@@ -75,18 +77,12 @@ def bit_width_study(data, out: Path) -> Figure | None:
     return _save(fig, out, "bit_width_study", "Bit-width study beside the paper", caption)
 
 
-def _base(name: str) -> str:
-    from .figures import _base_hardware
-    return _base_hardware(name)
-
-
-def datapath_comparison(data, out: Path) -> Figure | None:
+def datapath_comparison(tables: list[StudyTable], out: Path) -> Figure | None:
     """Per workload and accelerator: energy per step (by component) and training memory of the
     integer and the float32 datapath, with the op-count model's float/integer ratio marked."""
-    pairs = datapath_pairs(data)
+    pairs = _table(tables, "study_int_vs_fp32")
     if pairs is None or pairs.empty:
         return None
-    from .figures import _short_axis
     extra = [c for c in pairs.columns if c not in ("workload", "hardware") and not c.startswith(("int_", "fp32_"))
              and not c.endswith("_pct") and not c.startswith(("notebook_", "same_ops"))
              and pairs[c].nunique(dropna=True) > 1]
@@ -165,10 +161,10 @@ def _front(df: pd.DataFrame) -> pd.DataFrame:
     return d.loc[keep]
 
 
-def tradeoff_study(data, out: Path) -> Figure | None:
+def tradeoff_study(data, out: Path, tables: list[StudyTable]) -> Figure | None:
     """Accuracy against training energy per workload · datapath, across the hardware axes: each
     series' own front, the front of all, and which array size each point has."""
-    if series_table(data) is None:
+    if _table(tables, "study_series") is None:
         return None
     done = data.done.dropna(subset=["final_test_accuracy", "training_energy_j"])
     done = done[done["training_energy_j"] > 0]
